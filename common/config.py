@@ -1,0 +1,234 @@
+"""Every capstan option, declared once, and the one way to build a config.
+
+NOTE(capstan): capstan never uses the global ``cfg.CONF``. Each entry point
+calls :func:`make_conf` to get a private ``ConfigOpts`` and passes it down;
+tests build their own the same way. oslo.messaging 18.x registers its
+tracing and metrics options only on the global object at import time, so
+:func:`make_conf` registers them on the private object too (DESIGN.md 6).
+"""
+from __future__ import annotations
+
+import os
+import socket
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_messaging import opts as messaging_opts
+from oslo_messaging._metrics import client as metrics_client
+from oslo_messaging._tracing import client as tracing_client
+
+DEFAULT_STATE_PATH = os.path.join(os.path.expanduser("~"), ".local", "state",
+                                  "capstan")
+
+# Topics capstan ships a manager for. Any other topic works too, as long as
+# the config file sets ``<topic>_manager`` (see manager_path_for_topic).
+KNOWN_TOPICS = ("volume", "scheduler")
+
+default_opts = [
+    cfg.StrOpt("host", default=socket.gethostname(),
+               sample_default="<hostname>",
+               help="Name of this node, unique among the workers of a "
+                    "topic. RPC casts addressed to one host use it as the "
+                    "server name, and the service record is keyed on it."),
+    cfg.StrOpt("state_path", default=DEFAULT_STATE_PATH,
+               sample_default="~/.local/state/capstan",
+               help="Directory for capstan's local state: the SQLite "
+                    "database of the embedded default, volume files, tokens."),
+    cfg.IntOpt("report_interval", default=10, min=1,
+               help="Seconds between heartbeats of a service to its "
+                    "service record."),
+    cfg.IntOpt("service_down_time", default=60, min=1,
+               help="A service whose last heartbeat is older than this many "
+                    "seconds is reported down. Keep it well above "
+                    "report_interval."),
+    cfg.IntOpt("periodic_interval", default=60, min=1,
+               help="Longest time, in seconds, the periodic task loop sleeps "
+                    "between two looks at its tasks."),
+    cfg.IntOpt("periodic_fuzzy_delay", default=60, min=0,
+               help="Largest random delay, in seconds, before the first "
+                    "periodic run, so that many services started together "
+                    "do not all hit the database at once. 0 disables it."),
+    cfg.BoolOpt("run_external_periodic_tasks", default=True,
+                help="Run periodic tasks marked external_process_ok here. "
+                     "Set to False where another process runs them."),
+    cfg.IntOpt("graceful_shutdown_timeout", default=60, min=0,
+               help="Seconds a stopping service waits for in-flight requests "
+                    "and RPC calls to finish before it gives up on them."),
+    cfg.StrOpt("volume_manager",
+               default="worker.volume.manager.VolumeManager",
+               help="Manager class run by 'worker --topic volume'."),
+    cfg.StrOpt("scheduler_manager",
+               default="worker.scheduler.manager.SchedulerManager",
+               help="Manager class run by 'worker --topic scheduler'."),
+    cfg.StrOpt("volume_driver", default="file",
+               help="Volume driver: an entry-point name of the "
+                    "capstan.volume.drivers group (file, fake) or a dotted "
+                    "path to a driver class."),
+    cfg.StrOpt("availability_zone", default="zone1",
+               help="Availability zone this host belongs to."),
+    cfg.IntOpt("rpc_client_retry", default=3, min=0,
+               help="How many times an API-side RPC client retries a broker "
+                    "connection before it gives up, so that a REST client "
+                    "gets a 503 instead of a hung request."),
+]
+
+worker_opts = [
+    cfg.IntOpt("workers", default=1, min=1,
+               help="Number of worker processes per 'worker' command. More "
+                    "than one runs the service in forked children that are "
+                    "respawned when they die."),
+    cfg.FloatOpt("respawn_throttle", default=1.0, min=0,
+                 help="Least time, in seconds, between two respawns of the "
+                      "same child process."),
+]
+
+database_opts = [
+    cfg.StrOpt("connection",
+               default="sqlite:///$state_path/capstan.sqlite",
+               secret=True,
+               help="SQLAlchemy URL of the database. The default is SQLite "
+                    "under state_path; for PostgreSQL use "
+                    "postgresql+psycopg://user@host/dbname."),
+    cfg.IntOpt("pool_size", default=10, min=1,
+               help="Connections kept open per process (not for SQLite)."),
+    cfg.IntOpt("max_overflow", default=20, min=0,
+               help="Connections opened beyond pool_size under load."),
+]
+
+api_opts = [
+    cfg.HostAddressOpt("bind_host", default="127.0.0.1",
+                       help="Address the API listens on."),
+    cfg.PortOpt("bind_port", default=8780,
+                help="Port the API listens on; 0 picks a free port."),
+    cfg.IntOpt("api_workers", default=1, min=1,
+               help="Number of API processes sharing the listening socket."),
+    cfg.StrOpt("paste_config", default="api-paste.ini",
+               help="Paste deploy file; a relative name is looked up next "
+                    "to the config files, then in the installed etc/."),
+    cfg.StrOpt("auth_strategy", default="token",
+               choices=[("token", "X-Auth-Token checked against token_file"),
+                        ("noauth", "identity from X-User-Id, X-Project-Id "
+                                   "and X-Roles headers; development only")],
+               help="How API requests are authenticated."),
+    cfg.StrOpt("token_file", default="$state_path/tokens",
+               help="File of sha256-hashed API tokens written by "
+                    "'capstan-manage token create'."),
+    cfg.IntOpt("wsgi_default_pool_size", default=100, min=1,
+               help="Green threads serving requests, per API process."),
+    cfg.IntOpt("backlog", default=128, min=1,
+               help="Listen backlog of the API socket."),
+    cfg.BoolOpt("wsgi_keep_alive", default=True,
+                help="Keep client connections open between requests."),
+    cfg.IntOpt("client_socket_timeout", default=900, min=0,
+               help="Seconds a client connection may stay idle or send "
+                    "nothing before it is closed. 0 waits forever."),
+    cfg.IntOpt("max_header_line", default=16384, min=1,
+               help="Longest request header line accepted, in bytes."),
+]
+
+
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
+    """Return capstan's options by group, for oslo-config-generator."""
+    return [
+        ("DEFAULT", default_opts),
+        ("worker", worker_opts),
+        ("database", database_opts),
+        ("api", api_opts),
+    ]
+
+
+def _register_oslo_messaging_opts(conf: cfg.ConfigOpts) -> None:
+    # Registered up front, not lazily by oslo.messaging, so that
+    # check_values() sees a bad [oslo_messaging_rabbit] value at start-up.
+    for group, opts in messaging_opts.list_opts():
+        conf.register_opts(opts, group=group)
+    # The in-process bus is the embedded default (DESIGN.md section 4).
+    conf.set_default("transport_url", "fake://")
+    # NOTE(capstan): see the module docstring; these are the two groups
+    # oslo.messaging reads from any conf but registers only on cfg.CONF.
+    conf.register_opts(metrics_client.oslo_messaging_metrics,
+                       group="oslo_messaging_metrics")
+    conf.register_opts(tracing_client.oslo_messaging_tracing,
+                       group="oslo_messaging_tracing")
+
+
+def make_conf() -> cfg.ConfigOpts:
+    """Build a private ConfigOpts with every option capstan reads."""
+    conf = cfg.ConfigOpts()
+    for group, opts in list_opts():
+        conf.register_opts(opts, group=None if group == "DEFAULT" else group)
+    logging.register_options(conf)
+    _register_oslo_messaging_opts(conf)
+    return conf
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message says which option and why.
+
+    Entry points print the message on one line and exit 2.
+    """
+
+
+def load(conf: cfg.ConfigOpts, argv: list[str] | None,
+         default_config_files: list[str] | None = None) -> None:
+    """Parse ``argv`` and config files into ``conf``; raise ConfigError."""
+    try:
+        conf(argv, project="capstan",
+             default_config_files=default_config_files or [])
+        check_values(conf)
+    except cfg.ConfigFilesNotFoundError as exc:
+        raise ConfigError(f"config file not found: "
+                          f"{', '.join(exc.config_files)}") from None
+    except cfg.ConfigFileParseError as exc:
+        raise ConfigError(f"cannot parse config file {exc.config_file}: "
+                          f"{exc.msg}") from None
+    except cfg.Error as exc:
+        raise ConfigError(str(exc).strip()) from None
+
+
+def check_values(conf: cfg.ConfigOpts) -> None:
+    """Read every registered option once so bad values fail at start-up.
+
+    oslo.config converts a value only when it is first read; without this
+    a typo in a rarely-read option would surface hours later.
+    """
+    for name in list(conf):
+        value = _read(conf, name, f"[DEFAULT] {name}")
+        if isinstance(value, cfg.ConfigOpts.GroupAttr):
+            for opt in list(value):
+                _read(value, opt, f"[{name}] {opt}")
+
+
+def _read(group, opt: str, label: str):
+    try:
+        return getattr(group, opt)
+    except (cfg.ConfigFileValueError, ValueError) as exc:
+        raise ConfigError(f"invalid value for {label}: {exc}") from None
+
+
+def manager_path_for_topic(conf: cfg.ConfigOpts, topic: str) -> str:
+    """Return the dotted path of the manager configured for ``topic``.
+
+    Known topics have a default; any other topic must be configured as
+    ``[DEFAULT] <topic>_manager`` in a config file.
+    """
+    if not topic.isidentifier():
+        raise ConfigError(f"invalid topic {topic!r}: use letters, digits "
+                          "and underscores")
+    name = f"{topic}_manager"
+    if topic not in KNOWN_TOPICS:
+        try:
+            conf.register_opt(cfg.StrOpt(name))
+        except cfg.DuplicateOptError:
+            pass
+    path = getattr(conf, name)
+    if not path:
+        raise ConfigError(f"unknown topic {topic!r}: set [DEFAULT] {name} "
+                          "to a manager class")
+    return path
+
+
+def ensure_state_path(conf: cfg.ConfigOpts) -> str:
+    """Create state_path if it is missing and return it."""
+    os.makedirs(conf.state_path, mode=0o700, exist_ok=True)
+    return conf.state_path

@@ -1,0 +1,1 @@
+"""capstan's database layer: models, the Database facade and migrations."""

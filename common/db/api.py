@@ -1,0 +1,188 @@
+"""The Database facade: every query capstan makes goes through here.
+
+A :class:`Database` opens its engine on first use, never at construction, so
+one can be built before a fork and used only in the children. Lost
+connections surface as :class:`~common.exception.ServiceUnavailable`.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+from typing import Callable, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import orm
+
+from common import exception
+from common.db import models
+
+LOG = logging.getLogger(__name__)
+
+
+class Database:
+    """Sessions, connectivity checks and the service-record queries."""
+
+    def __init__(self, connection: str, *, pool_size: int = 10,
+                 max_overflow: int = 20,
+                 now: Callable[[], datetime.datetime] = models.utcnow) -> None:
+        self.url = connection
+        self.now = now
+        self._pool_size = pool_size
+        self._max_overflow = max_overflow
+        self._engine: sa.Engine | None = None
+        self._sessionmaker: orm.sessionmaker | None = None
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            self._engine = _create_engine(self.url, self._pool_size,
+                                          self._max_overflow)
+            self._sessionmaker = orm.sessionmaker(self._engine,
+                                                  expire_on_commit=False)
+        return self._engine
+
+    def dispose(self) -> None:
+        """Close every pooled connection (on stop, and in tests)."""
+        if self._engine is not None:
+            self._engine.dispose()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[orm.Session]:
+        """Yield a session in a transaction committed on success."""
+        self.engine  # noqa: B018 - builds the sessionmaker on first use
+        try:
+            with self._sessionmaker.begin() as session:
+                yield session
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            if _is_disconnect(exc):
+                raise exception.ServiceUnavailable(
+                    f"database unavailable: {_first_line(exc)}") from exc
+            raise
+
+    def ping(self) -> None:
+        """Run ``SELECT 1``; raise ServiceUnavailable if it fails."""
+        with self.session() as session:
+            session.execute(sa.text("SELECT 1"))
+
+    # -- service records ------------------------------------------------
+
+    def service_get(self, service_id: int) -> models.Service:
+        with self.session() as session:
+            row = session.get(models.Service, service_id)
+            if row is None or row.deleted_at is not None:
+                raise exception.ServiceNotFound(service_id=service_id)
+            return row
+
+    def service_get_by_host_topic(self, host: str,
+                                  topic: str) -> models.Service | None:
+        with self.session() as session:
+            return session.scalars(_live_services().where(
+                models.Service.host == host,
+                models.Service.topic == topic)).first()
+
+    def service_get_all(self, *, host: str | None = None,
+                        binary: str | None = None,
+                        topic: str | None = None) -> list[models.Service]:
+        query = _live_services().order_by(models.Service.id)
+        for column, value in (("host", host), ("binary", binary),
+                              ("topic", topic)):
+            if value is not None:
+                query = query.where(getattr(models.Service, column) == value)
+        with self.session() as session:
+            return list(session.scalars(query))
+
+    def service_create(self, host: str, binary: str,
+                       topic: str) -> models.Service:
+        row = models.Service(host=host, binary=binary, topic=topic,
+                             state="running", report_count=0,
+                             last_seen_up=self.now())
+        with self.session() as session:
+            session.add(row)
+        return row
+
+    def service_update(self, service_id: int, **values) -> models.Service:
+        """Set ``values`` on a live service and return the updated row."""
+        with self.session() as session:
+            row = session.get(models.Service, service_id)
+            if row is None or row.deleted_at is not None:
+                raise exception.ServiceNotFound(service_id=service_id)
+            for key, value in values.items():
+                setattr(row, key, value)
+            return row
+
+    def service_heartbeat(self, service_id: int) -> models.Service:
+        """Bump report_count and last_seen_up in one UPDATE."""
+        now = self.now()
+        table = models.Service
+        with self.session() as session:
+            result = session.execute(
+                sa.update(table)
+                .where(table.id == service_id, table.deleted_at.is_(None))
+                .values(report_count=table.report_count + 1,
+                        last_seen_up=now, state="running", updated_at=now))
+            if result.rowcount == 0:
+                raise exception.ServiceNotFound(service_id=service_id)
+            return session.get(table, service_id)
+
+    def service_destroy(self, service_id: int) -> None:
+        """Soft-delete a service record."""
+        self.service_update(service_id, deleted_at=self.now())
+
+    def service_cleanup_stopped(self, topic: str, *, keep_host: str,
+                                older_than: datetime.datetime) -> int:
+        """Soft-delete stopped, enabled records of ``topic`` on other hosts.
+
+        Only records not updated since ``older_than`` go; a disabled record
+        is kept, because its disabled flag is an operator's decision that a
+        restart of that host must still see.
+        """
+        table = models.Service
+        with self.session() as session:
+            result = session.execute(
+                sa.update(table)
+                .where(table.topic == topic, table.host != keep_host,
+                       table.state == "stopped", table.disabled.is_(False),
+                       table.deleted_at.is_(None),
+                       sa.func.coalesce(table.updated_at,
+                                        table.created_at) < older_than)
+                .values(deleted_at=self.now()))
+            return result.rowcount
+
+
+def _live_services() -> sa.Select:
+    return sa.select(models.Service).where(
+        models.Service.deleted_at.is_(None))
+
+
+def _create_engine(url: str, pool_size: int, max_overflow: int) -> sa.Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    # pre_ping replaces connections the server dropped (a restart of
+    # PostgreSQL), so the first query after an outage does not fail.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size,
+                            max_overflow=max_overflow)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (the API) proceed while a writer holds the lock.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _is_disconnect(exc: sa_exc.DBAPIError) -> bool:
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    text = str(exc.orig).lower()
+    return any(marker in text for marker in (
+        "connection", "server closed", "could not connect", "terminating",
+        "shutting down", "timeout", "unable to open database"))
+
+
+def _first_line(exc: Exception) -> str:
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0]

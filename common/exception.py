@@ -1,0 +1,106 @@
+"""capstan's domain exceptions.
+
+They carry no HTTP status: the ``faultwrap`` filter of the API maps them to
+responses, most specific first. The tree::
+
+    CapstanError                 base; message built from ``msg_fmt``
+     +-- NotFound                the named thing does not exist (or is not yours)
+     |    +-- ServiceNotFound
+     |    +-- VolumeNotFound
+     +-- Invalid                 the request is malformed or out of range
+     +-- Conflict                the thing exists but its state forbids this
+     |    +-- ServiceIsUp
+     |    +-- InvalidVolumeStatus
+     +-- NotAuthorized           no or wrong credentials
+     +-- Forbidden               credentials fine, policy says no
+     +-- ServiceUnavailable      a backend (database, broker) cannot be reached
+     +-- NoValidHost             the scheduler found no host for a request
+     +-- DriverNotFound          a driver name loads nothing
+     +-- ManagerNotFound         a manager path loads nothing
+"""
+from __future__ import annotations
+
+
+class CapstanError(Exception):
+    """Base of every capstan error; ``msg_fmt`` is filled from kwargs."""
+
+    msg_fmt = "An unknown error occurred."
+
+    def __init__(self, message: str | None = None, **kwargs) -> None:
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError):
+                # A wrong kwarg must not hide the original error.
+                message = self.msg_fmt
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(CapstanError):
+    """Raised when the named resource does not exist; callers answer 404."""
+
+    msg_fmt = "Resource could not be found."
+
+
+class ServiceNotFound(NotFound):
+    msg_fmt = "Service %(service_id)s could not be found."
+
+
+class VolumeNotFound(NotFound):
+    msg_fmt = "Volume %(volume_id)s could not be found."
+
+
+class Invalid(CapstanError):
+    """Raised for malformed or out-of-range input; callers answer 400."""
+
+    msg_fmt = "Invalid input."
+
+
+class Conflict(CapstanError):
+    """Raised when the resource's current state forbids the operation."""
+
+    msg_fmt = "The resource is in a state that does not allow this."
+
+
+class ServiceIsUp(Conflict):
+    msg_fmt = "Service %(service_id)s is up; stop it before deleting it."
+
+
+class InvalidVolumeStatus(Conflict):
+    msg_fmt = ("Volume %(volume_id)s is %(status)s; this needs one of "
+               "%(expected)s.")
+
+
+class NotAuthorized(CapstanError):
+    """Raised when credentials are missing or wrong; callers answer 401."""
+
+    msg_fmt = "Authentication required."
+
+
+class Forbidden(CapstanError):
+    """Raised when policy denies the operation; callers answer 403."""
+
+    msg_fmt = "Policy does not allow this operation."
+
+
+class ServiceUnavailable(CapstanError):
+    """Raised when the database or the broker cannot be reached.
+
+    Callers answer 503; the operation may be retried later.
+    """
+
+    msg_fmt = "A backend service is unavailable; try again later."
+
+
+class NoValidHost(CapstanError):
+    msg_fmt = "No valid host was found: %(reason)s"
+
+
+class DriverNotFound(CapstanError):
+    msg_fmt = "Cannot load driver %(name)s: %(reason)s"
+
+
+class ManagerNotFound(CapstanError):
+    msg_fmt = "Cannot load manager %(name)s: %(reason)s"
