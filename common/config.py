@@ -95,6 +95,18 @@ database_opts = [
                help="Connections opened beyond pool_size under load."),
 ]
 
+file_driver_opts = [
+    cfg.StrOpt("pool_path", default="$state_path/volumes",
+               help="Directory holding one sparse file per volume."),
+    cfg.IntOpt("capacity_gb", default=0, min=0,
+               help="Capacity reported to the scheduler, in GiB; 0 reports "
+                    "the size of the file system holding pool_path."),
+    cfg.FloatOpt("max_over_subscription_ratio", default=20.0, min=1.0,
+                 help="How far the sum of volume sizes may exceed the "
+                      "capacity, since sparse files use space only once "
+                      "written."),
+]
+
 api_opts = [
     cfg.HostAddressOpt("bind_host", default="127.0.0.1",
                        help="Address the API listens on."),
@@ -134,6 +146,7 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
         ("worker", worker_opts),
         ("database", database_opts),
         ("api", api_opts),
+        ("file_driver", file_driver_opts),
     ]
 
 

@@ -13,11 +13,16 @@ def patch() -> None:
     # function would block every green thread while a query runs. It reads
     # this variable when first imported (DESIGN.md section 6).
     os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
-    # eventlet warns at import that it is deprecated; operators cannot act on
-    # that, so they should not see it on every start.
-    warnings.filterwarnings("ignore", message=".*[Ee]ventlet is deprecated")
-    warnings.filterwarnings("ignore", category=DeprecationWarning,
-                            module="eventlet")
+    silence_eventlet_warning()
     import eventlet
 
     eventlet.monkey_patch()
+
+
+def silence_eventlet_warning() -> None:
+    """Hide eventlet's import-time deprecation warning.
+
+    Operators cannot act on it, so they should not see it on every start
+    (DESIGN.md section 6). Call before eventlet is first imported.
+    """
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")

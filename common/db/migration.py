@@ -7,6 +7,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import exc as sa_exc
 
 from common import exception
 from common.db.api import Database
@@ -45,7 +46,12 @@ def check_schema(db: Database) -> None:
     Services call this at start so that a forgotten ``db sync`` is one clear
     line in the log instead of a "no such table" traceback later.
     """
-    current = current_revision(db)
+    try:
+        current = current_revision(db)
+    except sa_exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise exception.ServiceUnavailable(
+            f"cannot reach the database: {reason}") from None
     head = head_revision()
     if current != head:
         raise exception.ServiceUnavailable(

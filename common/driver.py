@@ -1,0 +1,46 @@
+"""Load a driver by entry-point name or dotted path."""
+from __future__ import annotations
+
+from typing import Any
+
+from oslo_utils import importutils
+from stevedore import driver as stevedore_driver
+from stevedore import exception as stevedore_exception
+
+from common import exception
+
+
+def load_class(namespace: str, name: str) -> type:
+    """Return the driver class ``name`` of entry-point group ``namespace``.
+
+    ``name`` is an entry-point name (``file``) or a dotted path
+    (``mypkg.drivers.MyDriver``). Raises DriverNotFound with a one-line
+    reason otherwise.
+    """
+    if "." in name or ":" in name:
+        try:
+            return importutils.import_class(name.replace(":", "."))
+        except (ImportError, ValueError, AttributeError) as exc:
+            raise exception.DriverNotFound(name=name, reason=str(exc)) from None
+    try:
+        manager = stevedore_driver.DriverManager(namespace, name,
+                                                 invoke_on_load=False)
+    except stevedore_exception.NoMatches:
+        known = ", ".join(sorted(_names(namespace))) or "none installed"
+        raise exception.DriverNotFound(
+            name=name, reason=f"no such driver in {namespace} "
+                              f"(known: {known})") from None
+    except ImportError as exc:
+        raise exception.DriverNotFound(name=name, reason=str(exc)) from None
+    return manager.driver
+
+
+def load(namespace: str, name: str, *args: Any, **kwargs: Any) -> Any:
+    """Load the driver class and build it with the given arguments."""
+    return load_class(namespace, name)(*args, **kwargs)
+
+
+def _names(namespace: str) -> list[str]:
+    from importlib import metadata
+
+    return [ep.name for ep in metadata.entry_points(group=namespace)]

@@ -1,0 +1,103 @@
+"""Managers: the logic a Service exposes over RPC.
+
+A Manager is an RPC endpoint (its ``@expose``d methods) and a
+:class:`~common.periodic.PeriodicTasks`. The Service that wraps it calls the
+hooks in this order: ``init_host`` (before anything is consumed),
+``pre_start_hook``, RPC server start, ``post_start_hook``; then periodic
+tasks run until the service stops. Managers never spawn green threads or
+sleep: the Service owns every thread.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+
+from common import rpc
+from common.db.api import Database
+from common.periodic import PeriodicTasks, periodic_task
+from worker.scheduler import rpcapi as scheduler_rpcapi
+
+LOG = logging.getLogger(__name__)
+
+
+class Manager(PeriodicTasks):
+    """Base of every manager; override the hooks you need."""
+
+    RPC_API_VERSION = "1.0"
+
+    def __init__(self, *, conf: cfg.ConfigOpts, host: str, db: Database,
+                 transport: messaging.Transport,
+                 service_name: str | None = None) -> None:
+        self.conf = conf
+        self.host = host
+        self.db = db
+        self.transport = transport
+        self.service_name = service_name
+        self.init_periodic_tasks(
+            run_external=conf.run_external_periodic_tasks)
+
+    @property
+    def target(self) -> messaging.Target:
+        """The RPC version this manager serves (read by oslo.messaging)."""
+        return messaging.Target(version=self.RPC_API_VERSION)
+
+    def init_host(self, service_id: int) -> None:
+        """Set up this host; runs before the service consumes any message."""
+
+    def pre_start_hook(self, service_id: int) -> None:
+        """Run just before the RPC server starts consuming."""
+
+    def post_start_hook(self, service_id: int) -> None:
+        """Run once RPC is up (work that needs to send RPC goes here)."""
+
+    def is_ready(self) -> bool:
+        """Whether the backend is ready; False keeps heartbeats, logs why."""
+        return True
+
+    def reset(self) -> None:
+        """Re-read what depends on mutable config (SIGHUP)."""
+
+    def periodic_tasks(self, context: Any,
+                       raise_on_error: bool = False) -> float:
+        """Run due periodic tasks; return seconds until the next is due."""
+        return self.run_periodic_tasks(context, raise_on_error=raise_on_error)
+
+
+class SchedulerDependentManager(Manager):
+    """A Manager whose capabilities the scheduler needs to see.
+
+    Call :meth:`update_service_capabilities` with a dict; a periodic task
+    sends the last one to every scheduler (fanout). Nothing is sent until
+    there is something to send.
+    """
+
+    def __init__(self, *, scheduler_api: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.last_capabilities: dict | None = None
+        self.scheduler_api = scheduler_api or scheduler_rpcapi.SchedulerAPI(
+            self.transport)
+
+    def update_service_capabilities(self, capabilities: dict | None) -> None:
+        """Remember ``capabilities`` for the next periodic report."""
+        self.last_capabilities = capabilities
+
+    @rpc.expose
+    @periodic_task(spacing=10, run_immediately=True)
+    def publish_service_capabilities(self, context: Any) -> None:
+        """Send the last capabilities to the schedulers (also over RPC).
+
+        The scheduler calls this by fanout when it starts, so it need not
+        wait a whole period to learn about every host.
+        """
+        self._refresh_capabilities(context)
+        if self.last_capabilities is None:
+            return
+        self.scheduler_api.update_service_capabilities(
+            context, service_name=self.service_name, host=self.host,
+            capabilities=self.last_capabilities)
+
+    def _refresh_capabilities(self, context: Any) -> None:
+        """Hook: gather fresh capabilities before they are sent."""

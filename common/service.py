@@ -1,0 +1,226 @@
+"""Services: what a launcher runs.
+
+:class:`Service` wraps a Manager: it keeps the service record alive, serves
+the manager over RPC on ``Target(topic, server=host)`` and runs its periodic
+tasks. :class:`ServiceTimers` is the heartbeat-and-periodic half, shared with
+the API's WSGIService. This module owns every green thread a service has;
+managers and drivers never spawn.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+from typing import Any, Callable
+
+import eventlet
+import oslo_messaging as messaging
+from eventlet import event, greenthread
+from oslo_config import cfg
+from oslo_utils import importutils
+
+from common import context as capstan_context
+from common import exception, rpc
+from common.db import migration
+from common.db.api import Database
+from common.records import ServiceRecord
+
+LOG = logging.getLogger(__name__)
+
+
+class ServiceTimers:
+    """The heartbeat and the periodic-task loop of one service."""
+
+    def __init__(self, record: ServiceRecord, *, report_interval: float,
+                 periodic_interval: float, periodic_fuzzy_delay: float,
+                 periodic_owner: Any = None,
+                 sleep: Callable[[float], None] = eventlet.sleep) -> None:
+        self.record = record
+        self.report_interval = report_interval
+        self.periodic_interval = periodic_interval
+        self.periodic_fuzzy_delay = periodic_fuzzy_delay
+        self.periodic_owner = periodic_owner
+        self._sleep = sleep
+        self._threads: list[greenthread.GreenThread] = []
+        self._periodic_busy = False
+
+    def start(self) -> None:
+        self._threads.append(eventlet.spawn(self._heartbeat_loop))
+        if self.periodic_owner is not None:
+            self._threads.append(eventlet.spawn(self._periodic_loop))
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop both loops, letting a periodic run in progress finish."""
+        if self._periodic_busy and timeout:
+            with eventlet.Timeout(timeout, False):
+                while self._periodic_busy:
+                    self._sleep(0.05)
+        for thread in self._threads:
+            thread.kill()
+        self._threads = []
+
+    def _heartbeat_loop(self) -> None:
+        while True:
+            self._sleep(self.report_interval)
+            self.record.heartbeat()
+
+    def _periodic_loop(self) -> None:
+        if self.periodic_fuzzy_delay:
+            # Spread services started together over the delay, so that they
+            # do not all run their tasks (and hit the DB) at the same moment.
+            self._sleep(random.uniform(0, self.periodic_fuzzy_delay))
+        while True:
+            self._periodic_busy = True
+            idle = self._run_periodic_once()
+            self._periodic_busy = False
+            self._sleep(min(idle, self.periodic_interval))
+
+    def _run_periodic_once(self) -> float:
+        context = capstan_context.get_admin_context()
+        try:
+            return self.periodic_owner.periodic_tasks(context)
+        except Exception:
+            # periodic_tasks already isolates each task; this is a bug in
+            # the loop itself, which must not end the service's schedule.
+            LOG.exception("periodic task loop of %s failed",
+                          type(self.periodic_owner).__name__)
+            return self.periodic_interval
+
+
+class Service:
+    """An RPC service on one host and topic, wrapping a Manager."""
+
+    def __init__(self, *, conf: cfg.ConfigOpts, db: Database,
+                 transport: messaging.Transport, host: str, binary: str,
+                 topic: str, manager: Any, report_interval: float,
+                 periodic_interval: float, periodic_fuzzy_delay: float,
+                 service_name: str | None = None) -> None:
+        self.conf = conf
+        self.db = db
+        self.transport = transport
+        self.host = host
+        self.binary = binary
+        self.topic = topic
+        self.manager = manager
+        self.service_name = service_name or topic
+        self.record = ServiceRecord(db, host=host, binary=binary, topic=topic)
+        self.timers = ServiceTimers(
+            self.record, report_interval=report_interval,
+            periodic_interval=periodic_interval,
+            periodic_fuzzy_delay=periodic_fuzzy_delay,
+            periodic_owner=manager)
+        self._rpc_server: messaging.RPCServer | None = None
+        self._done = event.Event()
+
+    @classmethod
+    def create(cls, conf: cfg.ConfigOpts, db: Database,
+               transport: messaging.Transport, *, topic: str,
+               host: str | None = None, binary: str | None = None,
+               manager: str | type | None = None,
+               report_interval: float | None = None,
+               periodic_interval: float | None = None,
+               periodic_fuzzy_delay: float | None = None,
+               service_name: str | None = None) -> "Service":
+        """Build a Service, filling every unset argument from ``conf``.
+
+        ``manager`` is a Manager class or its dotted path; by default
+        ``[DEFAULT] <topic>_manager``. Nothing is opened here.
+        """
+        host = host or conf.host
+        manager_cls = load_manager(manager or getattr(conf, f"{topic}_manager"))
+        return cls(
+            conf=conf, db=db, transport=transport, host=host,
+            binary=binary or os.path.basename(sys.argv[0]) or "worker",
+            topic=topic,
+            manager=manager_cls(conf=conf, host=host, db=db,
+                                transport=transport,
+                                service_name=service_name or topic),
+            report_interval=_pick(report_interval, conf.report_interval),
+            periodic_interval=_pick(periodic_interval,
+                                    conf.periodic_interval),
+            periodic_fuzzy_delay=_pick(periodic_fuzzy_delay,
+                                       conf.periodic_fuzzy_delay),
+            service_name=service_name)
+
+    @property
+    def service_id(self) -> int | None:
+        return self.record.service_id
+
+    def start(self) -> None:
+        """Register, set up the host, then consume; see DESIGN.md 2."""
+        LOG.info("starting %s on %s (topic %s)", self.binary, self.host,
+                 self.topic)
+        migration.check_schema(self.db)
+        service_id = self.record.register()
+        self.record.cleanup_stale(self.conf.service_down_time)
+        self.manager.init_host(service_id)
+        self.manager.pre_start_hook(service_id)
+        target = messaging.Target(topic=self.topic, server=self.host)
+        self._rpc_server = rpc.get_server(self.transport, target,
+                                          [self.manager])
+        self._rpc_server.start()
+        self.manager.post_start_hook(service_id)
+        self.timers.start()
+        if not self.manager.is_ready():
+            LOG.warning("%s is not ready yet", type(self.manager).__name__)
+        LOG.info("%s started, consuming %s.%s", self.binary, self.topic,
+                 self.host)
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop consuming; with ``graceful``, let in-flight calls finish."""
+        if self._done.ready():
+            return
+        timeout = self.conf.graceful_shutdown_timeout if graceful else 0
+        if self._rpc_server is not None:
+            self._stop_rpc_server(timeout)
+        self.timers.stop(timeout)
+        self.record.mark_stopped()
+        LOG.info("%s on %s stopped", self.binary, self.host)
+        self._done.send(None)
+
+    def _stop_rpc_server(self, timeout: float) -> None:
+        self._rpc_server.stop()
+        if not timeout:
+            return
+        # oslo.messaging's wait() has no timeout of its own; run it aside
+        # and give up on calls that outlive graceful_shutdown_timeout.
+        waiter = eventlet.spawn(self._rpc_server.wait)
+        with eventlet.Timeout(timeout, False):
+            waiter.wait()
+            return
+        LOG.warning("RPC calls still running after %ss; stopping anyway",
+                    timeout)
+
+    def wait(self) -> None:
+        """Block until the service has stopped."""
+        self._done.wait()
+
+    def kill(self) -> None:
+        """Stop at once and delete the service record."""
+        self.stop(graceful=False)
+        self.record.destroy()
+
+    def reset(self) -> None:
+        """Let the manager re-read mutable config (SIGHUP)."""
+        self.manager.reset()
+
+
+def load_manager(path: str | type) -> type:
+    """Import a manager class by dotted path; ManagerNotFound otherwise."""
+    if isinstance(path, type):
+        return path
+    try:
+        return importutils.import_class(path)
+    except (ImportError, ValueError, AttributeError) as exc:
+        raise exception.ManagerNotFound(name=path,
+                                        reason=_one_line(exc)) from None
+
+
+def _pick(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

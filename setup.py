@@ -1,0 +1,57 @@
+"""capstan: a WSGI API server and RPC worker pair in the OpenStack shape."""
+from setuptools import find_packages, setup
+
+setup(
+    name="capstan",
+    version="0.1.0",
+    description="WSGI API server plus RPC workers: Services, Managers, "
+                "Drivers, periodic tasks and service records",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["api", "api.*", "worker", "worker.*",
+                                    "common", "common.*"]),
+    package_data={"common.db": ["migrations/*.py", "migrations/*.mako",
+                                "migrations/versions/*.py"]},
+    data_files=[("etc/capstan", ["etc/capstan.conf.sample"])],
+    install_requires=[
+        "eventlet>=0.40.3,<0.42",
+        "oslo.messaging>=18.0,<19",
+        "oslo.config>=10.0,<11",
+        "oslo.context>=6.0,<7",
+        "oslo.log>=8.0,<9",
+        "oslo.middleware>=8.0,<9",
+        "oslo.policy>=6.0,<7",
+        "oslo.utils>=10.0,<11",
+        "stevedore>=5.0,<6",
+        "SQLAlchemy>=2.0,<2.2",
+        "alembic>=1.13,<2",
+        "psycopg[binary]>=3.2,<3.4",
+        "PasteDeploy>=3.1,<4",
+        "Paste>=3.10,<4",
+        "WebOb>=1.8,<2",
+        "Routes>=2.5,<3",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8,<10",
+            "pytest-timeout>=2.3,<3",
+            "requests>=2.31,<3",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "api-server = api.cmd:main",
+            "worker = worker.cmd:main",
+            "capstan-manage = common.manage:main",
+        ],
+        "capstan.volume.drivers": [
+            "file = worker.volume.drivers.file:FileDriver",
+            "fake = worker.volume.drivers.fake:FakeDriver",
+        ],
+        "oslo.config.opts": [
+            "capstan = common.config:list_opts",
+        ],
+    },
+)

@@ -1,0 +1,1 @@
+"""The scheduler: places volumes on volume workers."""

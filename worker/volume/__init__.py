@@ -1,0 +1,1 @@
+"""Volume workers: the manager and drivers behind ``worker --topic volume``."""

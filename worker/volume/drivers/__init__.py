@@ -1,0 +1,1 @@
+"""Volume drivers, loaded by entry point (capstan.volume.drivers) or path."""

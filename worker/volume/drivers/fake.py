@@ -1,0 +1,35 @@
+"""An in-memory driver: for tests, and as the smallest complete driver."""
+from __future__ import annotations
+
+from common import exception
+from worker.volume.drivers.base import VolumeDriver
+
+
+class FakeDriver(VolumeDriver):
+    """Keeps volume sizes in a dict; capacity from ``capacity_gb``."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.capacity_gb = int(self.options.get("capacity_gb") or 1000)
+        self.volumes: dict[str, int] = {}
+
+    def get_capabilities(self) -> dict:
+        used = sum(self.volumes.values())
+        return {"driver": "fake", "total_capacity_gb": self.capacity_gb,
+                "free_capacity_gb": self.capacity_gb - used,
+                "allocated_capacity_gb": used}
+
+    def create_volume(self, volume_id: str, size_gb: int) -> str:
+        self.volumes.setdefault(volume_id, size_gb)
+        return f"fake://{self.host}/{volume_id}"
+
+    def delete_volume(self, volume_id: str) -> None:
+        self.volumes.pop(volume_id, None)
+
+    def extend_volume(self, volume_id: str, new_size_gb: int) -> None:
+        if volume_id not in self.volumes:
+            raise exception.VolumeNotFound(volume_id=volume_id)
+        self.volumes[volume_id] = new_size_gb
+
+    def list_volumes(self) -> list[str]:
+        return sorted(self.volumes)
