@@ -16,6 +16,8 @@ A final shutdown is therefore stop() followed by close().
 
 This module knows nothing of paste or service records: WSGIService wraps it.
 """
+from __future__ import annotations
+
 import logging
 import socket as socket_module
 
