@@ -7,3 +7,43 @@ the code under test runs as it does in production.
 from common import monkey
 
 monkey.patch()
+
+import pytest  # noqa: E402
+
+from tests import backends  # noqa: E402
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A URL of an empty database: SQLite in tmp_path, or a fresh PostgreSQL
+    database (skipped when CAPSTAN_TEST_DB_URL is unset outside CI)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/capstan.sqlite"
+        return
+    with backends.fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def database(db_url):
+    """A Database on ``db_url`` with the schema at head."""
+    from common.db import migration
+    from common.db.api import Database
+
+    db = Database(db_url)
+    migration.upgrade(db)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def pg_url():
+    with backends.fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def rabbit_url():
+    """A transport URL on a fresh RabbitMQ vhost, deleted afterwards."""
+    with backends.fresh_rabbit_vhost() as url:
+        yield url
