@@ -15,6 +15,7 @@ import sys
 from typing import Any, Callable
 
 import eventlet
+import greenlet
 import oslo_messaging as messaging
 from eventlet import event, greenthread
 from oslo_config import cfg
@@ -112,6 +113,8 @@ class Service:
             periodic_owner=manager)
         self._rpc_server: messaging.RPCServer | None = None
         self._done = event.Event()
+        self._stopping = False
+        self._drain: greenthread.GreenThread | None = None
 
     @classmethod
     def create(cls, conf: cfg.ConfigOpts, db: Database,
@@ -168,9 +171,16 @@ class Service:
                  self.host)
 
     def stop(self, graceful: bool = True) -> None:
-        """Stop consuming; with ``graceful``, let in-flight calls finish."""
-        if self._done.ready():
+        """Stop consuming; with ``graceful``, let in-flight calls finish.
+
+        A non-graceful stop while a graceful one is waiting (a second
+        SIGINT) cuts that wait short.
+        """
+        if self._stopping:
+            if not graceful and self._drain is not None:
+                self._drain.kill()
             return
+        self._stopping = True
         timeout = self.conf.graceful_shutdown_timeout if graceful else 0
         if self._rpc_server is not None:
             self._stop_rpc_server(timeout)
@@ -185,12 +195,18 @@ class Service:
             return
         # oslo.messaging's wait() has no timeout of its own; run it aside
         # and give up on calls that outlive graceful_shutdown_timeout.
-        waiter = eventlet.spawn(self._rpc_server.wait)
-        with eventlet.Timeout(timeout, False):
-            waiter.wait()
-            return
-        LOG.warning("RPC calls still running after %ss; stopping anyway",
-                    timeout)
+        self._drain = eventlet.spawn(self._rpc_server.wait)
+        try:
+            with eventlet.Timeout(timeout, False):
+                self._drain.wait()
+                return
+            LOG.warning("RPC calls still running after %ss; stopping "
+                        "anyway", timeout)
+        except greenlet.GreenletExit:
+            LOG.warning("immediate stop requested; not waiting for RPC "
+                        "calls in flight")
+        finally:
+            self._drain = None
 
     def wait(self) -> None:
         """Block until the service has stopped."""
