@@ -1,0 +1,406 @@
+"""Run services in this process or in forked worker processes.
+
+:class:`ServiceLauncher` drives one or several services in the current
+process; :class:`ProcessLauncher` forks workers that each build their service
+after the fork and run it under a ServiceLauncher. Both answer signals alike::
+
+    SIGTERM, SIGINT   graceful stop, bounded by graceful_shutdown_timeout
+    SIGINT again      immediate stop, while a graceful stop is in progress
+    SIGHUP            reload_config(), then reset() every service
+
+A service is any object with ``start()``, ``stop(graceful=True)``, ``wait()``
+and ``reset()``; the launchers only drive it.
+
+Signal handlers only queue the signal number. The loop inside ``wait()`` picks
+it up on its next poll and does the work in an ordinary greenthread, where
+switching, logging and taking locks are safe.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import os
+import signal
+import sys
+import time
+import types
+import warnings
+from typing import Any, Callable, NoReturn
+
+import eventlet
+import eventlet.hubs
+
+LOG = logging.getLogger(__name__)
+
+_POLL_INTERVAL = 0.1
+_PARENT_CHECK_INTERVAL = 0.5
+# NOTE(capstan): a worker needs a moment past its own graceful timeout to
+# exit; after that the parent stops waiting and SIGKILLs it.
+_KILL_GRACE = 2.0
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class _SignalQueue:
+    """Signals received while a launcher's wait() runs, oldest first."""
+
+    def __init__(self) -> None:
+        self._pending: collections.deque[int] = collections.deque()
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def installed(self) -> bool:
+        return bool(self._previous)
+
+    def install(self) -> None:
+        for signo in _HANDLED_SIGNALS:
+            self._previous[signo] = signal.signal(signo, self._on_signal)
+
+    def restore(self) -> None:
+        for signo, handler in self._previous.items():
+            # None: set outside Python; the closest restorable is SIG_DFL.
+            signal.signal(signo, handler or signal.SIG_DFL)
+        self._previous.clear()
+
+    def push(self, signo: int) -> None:
+        self._pending.append(signo)
+
+    def pop(self) -> int | None:
+        return self._pending.popleft() if self._pending else None
+
+    def _on_signal(self, signo: int, frame: types.FrameType | None) -> None:
+        # Runs between two bytecodes of whichever greenthread is current,
+        # possibly the hub itself: record only, never log or switch here.
+        self._pending.append(signo)
+
+
+def _signal_name(signo: int) -> str:
+    return signal.Signals(signo).name
+
+
+def _call_logged(func: Callable[..., Any], **kwargs: Any) -> bool:
+    """Call func; log and swallow its exception. Return True on success."""
+    try:
+        func(**kwargs)
+    except Exception:
+        LOG.exception("%r failed", func)
+        return False
+    return True
+
+
+class _Running:
+    """A started service, with greenthreads for its wait() and its stop()."""
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+        self.failed = False
+        self._stopper: eventlet.greenthread.GreenThread | None = None
+        self._waiter = eventlet.spawn(self._wait)
+
+    @property
+    def exited(self) -> bool:
+        return self._waiter.dead
+
+    @property
+    def stopped(self) -> bool:
+        stop_done = self._stopper is None or self._stopper.dead
+        return self.exited and stop_done
+
+    def begin_stop(self, graceful: bool) -> None:
+        # NOTE(capstan): stop() may itself drain in-flight work; running it
+        # in its own greenthread keeps the timeout and a second SIGINT
+        # effective while it does.
+        self._stopper = eventlet.spawn(self._stop, graceful)
+
+    def _wait(self) -> None:
+        try:
+            self.service.wait()
+        except Exception:
+            self.failed = True
+            LOG.exception("service %s failed", self.service)
+
+    def _stop(self, graceful: bool) -> None:
+        if not _call_logged(self.service.stop, graceful=graceful):
+            self.failed = True
+
+
+class ServiceLauncher:
+    """Run one or several services in this process until a signal stops them.
+
+    A launcher runs once: after it has stopped, wait() returns the same status.
+    """
+
+    def __init__(self, graceful_shutdown_timeout: float,
+                 reload_config: Callable[[], None] | None = None) -> None:
+        self._timeout = graceful_shutdown_timeout
+        self._reload_config = reload_config
+        self._running: list[_Running] = []
+        self._signals = _SignalQueue()
+        self._status: int | None = None
+
+    def launch_service(self, service: Any) -> None:
+        """Start service now; exceptions from start() reach the caller."""
+        service.start()
+        self._running.append(_Running(service))
+
+    def wait(self) -> int:
+        """Serve until stopped; 0 after a clean graceful stop, else 1."""
+        if self._status is not None:
+            return self._status
+        self._signals.install()
+        try:
+            return self._serve()
+        finally:
+            self._signals.restore()
+
+    def stop(self) -> None:
+        """Stop gracefully: via wait() if it is running, here otherwise."""
+        if self._signals.installed:
+            self._signals.push(signal.SIGTERM)
+        else:
+            self._shutdown()
+
+    def _serve(self) -> int:
+        while True:
+            signo = self._signals.pop()
+            if signo in _STOP_SIGNALS:
+                LOG.info("caught %s, stopping services gracefully",
+                         _signal_name(signo))
+                return self._shutdown()
+            if signo == signal.SIGHUP:
+                self._reset()
+                continue
+            exited = [r.service for r in self._running if r.exited]
+            if exited:
+                LOG.warning("%s exited on its own, stopping the others",
+                            exited)
+                return self._shutdown()
+            eventlet.sleep(_POLL_INTERVAL)
+
+    def _reset(self) -> None:
+        LOG.info("caught SIGHUP, reloading configuration and resetting")
+        if self._reload_config is not None:
+            _call_logged(self._reload_config)
+        for running in self._running:
+            _call_logged(running.service.reset)
+
+    def _shutdown(self) -> int:
+        deadline = time.monotonic() + self._timeout
+        for running in self._running:
+            running.begin_stop(graceful=True)
+        self._status = self._await_stopped(deadline)
+        return self._status
+
+    def _await_stopped(self, deadline: float) -> int:
+        while not all(r.stopped for r in self._running):
+            signo = self._signals.pop()
+            if signo == signal.SIGINT:
+                return self._stop_now()
+            if signo is not None:
+                LOG.info("already stopping, ignoring %s", _signal_name(signo))
+            if time.monotonic() >= deadline:
+                left = [r.service for r in self._running if not r.stopped]
+                LOG.warning("%s still running after graceful_shutdown_timeout"
+                            " (%s s), giving up on them", left, self._timeout)
+                return 1
+            eventlet.sleep(_POLL_INTERVAL)
+        return 1 if any(r.failed for r in self._running) else 0
+
+    def _stop_now(self) -> int:
+        LOG.warning("caught SIGINT again, stopping services immediately")
+        for running in self._running:
+            _call_logged(running.service.stop, graceful=False)
+        return 1
+
+
+class _Slot:
+    """One worker position: its factory and the pid currently filling it."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+        self.pid: int | None = None
+        self.forked_at = -math.inf
+
+    def respawn_due(self, now: float, throttle: float) -> bool:
+        """Whether an empty slot may fork again (at most once per throttle)."""
+        return self.pid is None and now - self.forked_at >= throttle
+
+
+class ProcessLauncher:
+    """Fork workers, keep them running, and pass signals on to them."""
+
+    def __init__(self, graceful_shutdown_timeout: float,
+                 reload_config: Callable[[], None] | None = None,
+                 respawn_throttle: float = 1.0) -> None:
+        self._timeout = graceful_shutdown_timeout
+        self._reload_config = reload_config
+        self._throttle = respawn_throttle
+        self._slots: list[_Slot] = []
+        self._signals = _SignalQueue()
+        self._stopping = False
+        self._status: int | None = None
+
+    def launch_service(self, factory: Callable[[], Any], workers: int) -> None:
+        """Fork workers now; each calls factory() after the fork."""
+        if workers < 1:
+            raise ValueError("workers must be at least 1, not %r" % workers)
+        for _ in range(workers):
+            slot = _Slot(factory)
+            self._slots.append(slot)
+            self._fork(slot)
+
+    def wait(self) -> int:
+        """Supervise workers until stopped; 0 if every worker exited with 0."""
+        if self._status is not None:
+            return self._status
+        self._signals.install()
+        try:
+            return self._supervise()
+        finally:
+            self._signals.restore()
+
+    def stop(self) -> None:
+        """Stop the workers: via wait() if it is running, here otherwise."""
+        if self._signals.installed:
+            self._signals.push(signal.SIGTERM)
+        else:
+            self._shutdown()
+
+    def _supervise(self) -> int:
+        while True:
+            signo = self._signals.pop()
+            if signo in _STOP_SIGNALS:
+                LOG.info("caught %s, stopping workers", _signal_name(signo))
+                return self._shutdown()
+            if signo == signal.SIGHUP:
+                self._reload()
+                continue
+            self._reap()
+            self._respawn()
+            eventlet.sleep(_POLL_INTERVAL)
+
+    def _reload(self) -> None:
+        LOG.info("caught SIGHUP, reloading configuration, resetting workers")
+        if self._reload_config is not None:
+            _call_logged(self._reload_config)
+        self._send(signal.SIGHUP)
+
+    def _respawn(self) -> None:
+        now = time.monotonic()
+        for slot in self._slots:
+            if slot.respawn_due(now, self._throttle):
+                self._fork(slot)
+
+    def _reap(self) -> list[int]:
+        """Collect exited workers; return their exit codes."""
+        codes = []
+        for slot in self._slots:
+            code = None if slot.pid is None else _poll_exit(slot.pid)
+            if code is None:
+                continue
+            log = LOG.info if self._stopping else LOG.warning
+            log("worker %d exited with status %d", slot.pid, code)
+            slot.pid = None
+            codes.append(code)
+        return codes
+
+    def _send(self, signo: int) -> None:
+        for slot in self._slots:
+            if slot.pid is None:
+                continue
+            try:
+                os.kill(slot.pid, signo)
+            except ProcessLookupError:
+                pass  # it has exited; the next _reap() collects it
+
+    def _shutdown(self) -> int:
+        self._stopping = True
+        self._send(signal.SIGTERM)
+        deadline = time.monotonic() + self._timeout + _KILL_GRACE
+        failed = False
+        while any(slot.pid is not None for slot in self._slots):
+            if self._signals.pop() == signal.SIGINT:
+                LOG.warning("caught SIGINT again, stopping workers now")
+                self._send(signal.SIGINT)
+                deadline = min(deadline, time.monotonic() + _KILL_GRACE)
+            failed = any(code != 0 for code in self._reap()) or failed
+            if time.monotonic() >= deadline:
+                self._kill_stragglers()
+                deadline = math.inf
+            eventlet.sleep(_POLL_INTERVAL)
+        self._status = 1 if failed else 0
+        return self._status
+
+    def _kill_stragglers(self) -> None:
+        pids = [slot.pid for slot in self._slots if slot.pid is not None]
+        LOG.warning("workers %s still running after graceful_shutdown_timeout"
+                    " (%s s), killing them", pids, self._timeout)
+        self._send(signal.SIGKILL)
+
+    def _fork(self, slot: _Slot) -> None:
+        parent_pid = os.getpid()
+        with warnings.catch_warnings():
+            # eventlet warns on every fork. Forking before anything is
+            # opened, then using a fresh hub, is the case that works.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:
+            self._run_child(slot.factory, parent_pid)
+        slot.pid, slot.forked_at = pid, time.monotonic()
+        LOG.info("started worker %d", pid)
+
+    def _run_child(self, factory: Callable[[], Any],
+                   parent_pid: int) -> NoReturn:
+        status = 1
+        try:
+            _reset_child_signals()
+            # NOTE(capstan): a fresh hub, or the worker would share the
+            # parent's epoll instance and receive or corrupt its events.
+            eventlet.hubs.use_hub()
+            eventlet.spawn_n(_exit_with_parent, parent_pid,
+                             self._timeout + _KILL_GRACE)
+            # The worker reloads configuration itself on SIGHUP: the parent's
+            # reload happens after the fork, in the parent's memory only.
+            launcher = ServiceLauncher(self._timeout, self._reload_config)
+            launcher.launch_service(factory())
+            status = launcher.wait()
+        except BaseException:
+            LOG.exception("worker %d failed", os.getpid())
+        finally:
+            # Never fall back into the parent's code (or a test runner).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+
+
+def _poll_exit(pid: int) -> int | None:
+    """Exit code of child pid (-N if killed by signal N), None if running."""
+    try:
+        reaped, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return 1  # reaped by someone else; its status is lost
+    if reaped == 0:
+        return None
+    return os.waitstatus_to_exitcode(status)
+
+
+def _reset_child_signals() -> None:
+    # The inherited handlers feed the parent's queue, which nobody reads here;
+    # until the worker's ServiceLauncher installs its own, stop at once.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # By default SIGHUP kills: a forwarded one must not kill a starting worker.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def _exit_with_parent(parent_pid: int, grace: float) -> None:
+    """Stop this worker once its parent is gone, so no orphan stays behind."""
+    while os.getppid() == parent_pid:
+        eventlet.sleep(_PARENT_CHECK_INTERVAL)
+    LOG.warning("parent %d died, worker %d stopping", parent_pid, os.getpid())
+    os.kill(os.getpid(), signal.SIGTERM)
+    eventlet.sleep(grace)
+    LOG.error("worker %d still running %s s after its parent died, exiting",
+              os.getpid(), grace)
+    os._exit(1)
