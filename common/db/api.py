@@ -151,6 +151,106 @@ class Database:
             return result.rowcount
 
 
+    # -- volumes ----------------------------------------------------------
+
+    def volume_create(self, **values) -> models.Volume:
+        """Insert a volume row (the API writes it before any cast)."""
+        row = models.Volume(**values)
+        with self.session() as session:
+            session.add(row)
+        return row
+
+    def volume_get(self, volume_id: str, *,
+                   project_id: str | None = None) -> models.Volume:
+        """Return a live volume; one of another project reads as missing."""
+        with self.session() as session:
+            row = session.get(models.Volume, volume_id)
+        if (row is None or row.deleted_at is not None
+                or (project_id is not None and row.project_id != project_id)):
+            raise exception.VolumeNotFound(volume_id=volume_id)
+        return row
+
+    def volume_list(self, *, project_id: str | None = None,
+                    filters: dict | None = None, limit: int | None = None,
+                    marker: str | None = None, sort_key: str = "created_at",
+                    sort_dir: str = "desc") -> list[models.Volume]:
+        """List live volumes, filtered by exact values, keyset-paginated.
+
+        ``marker`` is the id of the last volume of the previous page; the
+        sort is (``sort_key``, id) so pages are stable under ties.
+        """
+        table = models.Volume
+        query = sa.select(table).where(table.deleted_at.is_(None))
+        if project_id is not None:
+            query = query.where(table.project_id == project_id)
+        for key, value in (filters or {}).items():
+            query = query.where(getattr(table, key) == value)
+        column = getattr(table, sort_key)
+        order = (sa.desc if sort_dir == "desc" else sa.asc)
+        if marker is not None:
+            query = query.where(self._after_marker(marker, column, sort_dir,
+                                                   project_id))
+        query = query.order_by(order(column), order(table.id))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.session() as session:
+            return list(session.scalars(query))
+
+    def _after_marker(self, marker: str, column, sort_dir: str,
+                      project_id: str | None):
+        last = self.volume_get(marker, project_id=project_id)
+        value = getattr(last, column.key)
+        table = models.Volume
+        if sort_dir == "desc":
+            return sa.or_(column < value,
+                          sa.and_(column == value, table.id < last.id))
+        return sa.or_(column > value,
+                      sa.and_(column == value, table.id > last.id))
+
+    def volume_cas(self, volume_id: str, expected: str | tuple[str, ...],
+                   **values) -> bool:
+        """Set ``values`` only if the volume's status is ``expected``.
+
+        The compare-and-swap every status change goes through: a duplicate
+        or stale cast finds the status moved on and changes nothing.
+        Returns whether the row was updated.
+        """
+        if isinstance(expected, str):
+            expected = (expected,)
+        table = models.Volume
+        values.setdefault("updated_at", self.now())
+        with self.session() as session:
+            result = session.execute(
+                sa.update(table)
+                .where(table.id == volume_id, table.deleted_at.is_(None),
+                       table.status.in_(expected))
+                .values(**values))
+            return result.rowcount == 1
+
+    def volume_get_by_host(self, host: str, *,
+                           statuses: tuple[str, ...] | None = None
+                           ) -> list[models.Volume]:
+        table = models.Volume
+        query = sa.select(table).where(table.host == host,
+                                       table.deleted_at.is_(None))
+        if statuses:
+            query = query.where(table.status.in_(statuses))
+        with self.session() as session:
+            return list(session.scalars(query.order_by(table.created_at)))
+
+    def volume_get_stuck_creating(self, older_than: datetime.datetime,
+                                  limit: int = 100) -> list[models.Volume]:
+        """Volumes still ``creating`` since before ``older_than``."""
+        table = models.Volume
+        query = (sa.select(table)
+                 .where(table.status == "creating", table.deleted_at.is_(None),
+                        sa.func.coalesce(table.updated_at,
+                                         table.created_at) < older_than)
+                 .order_by(table.created_at).limit(limit))
+        with self.session() as session:
+            return list(session.scalars(query))
+
+
 def _live_services() -> sa.Select:
     return sa.select(models.Service).where(
         models.Service.deleted_at.is_(None))

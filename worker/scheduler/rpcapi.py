@@ -2,7 +2,8 @@
 
 Version history:
 
-* 1.0 - ``update_service_capabilities`` (fanout), ``get_pools`` (call).
+* 1.0 - ``update_service_capabilities`` (fanout), ``get_pools`` (call),
+  ``create_volume`` (cast), ``sync_volume_info`` (fanout).
 """
 from __future__ import annotations
 
@@ -37,5 +38,23 @@ class SchedulerAPI:
                    service_name=service_name, host=host,
                    capabilities=capabilities, timestamp=time.time())
 
+    def sync_volume_info(self, context: Any, *, host: str,
+                         volume_ids: list[str]) -> None:
+        """Tell every scheduler which volumes ``host`` holds now."""
+        cctxt = self.client.prepare(fanout=True)
+        cctxt.cast(context, "sync_volume_info", host=host,
+                   volume_ids=volume_ids, timestamp=time.time())
+
+    def create_volume(self, context: Any, *, volume_id: str,
+                      request_spec: dict) -> None:
+        """Place a volume whose row exists in ``creating`` without a host.
+
+        ``request_spec``: ``size``, ``availability_zone``,
+        ``scheduler_hints`` (``same_host``/``different_host`` id lists).
+        """
+        self.client.cast(context, "create_volume", volume_id=volume_id,
+                         request_spec=request_spec)
+
     def get_pools(self, context: Any) -> list[dict]:
+        """Return ``[{"host", "capabilities"}]`` of every known host."""
         return self.client.call(context, "get_pools")

@@ -1,18 +1,29 @@
-"""VolumeManager: runs a volume driver on this host."""
+"""VolumeManager: runs a volume driver on this host.
+
+Every status change is a compare-and-swap on the row
+(``db.volume_cas(id, expected_status, ...)``), so a repeated or stale cast
+changes nothing, and a restart can finish or roll back whatever was in
+flight (``init_host``, before this host consumes anything).
+"""
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from common import context as capstan_context
 from common import driver as driver_loader
+from common import exception, rpc
 from common.manager import SchedulerDependentManager
+from common.periodic import periodic_task
 from worker.volume.drivers import base
 
 LOG = logging.getLogger(__name__)
 
+TRANSITIONAL = ("creating", "deleting", "extending")
+
 
 class VolumeManager(SchedulerDependentManager):
-    """Publishes the driver's capabilities to the schedulers."""
+    """Creates, deletes and extends this host's volumes through its driver."""
 
     RPC_API_VERSION = "1.0"
 
@@ -25,13 +36,124 @@ class VolumeManager(SchedulerDependentManager):
 
     def init_host(self, service_id: int) -> None:
         self.driver.do_setup()
+        context = capstan_context.get_admin_context()
+        for volume in self.db.volume_get_by_host(self.host,
+                                                 statuses=TRANSITIONAL):
+            LOG.info("recovering volume %s left %s", volume.id, volume.status)
+            if volume.status == "creating":
+                self.create_volume(context, volume.id, publish=False)
+            elif volume.status == "deleting":
+                self.delete_volume(context, volume.id, publish=False)
+            else:
+                self._roll_back_extend(volume)
         LOG.info("volume driver %s ready on %s", type(self.driver).__name__,
                  self.host)
 
+    @rpc.expose
+    def create_volume(self, context: Any, volume_id: str,
+                      publish: bool = True) -> None:
+        """Create the backing volume, then ``creating`` -> ``available``."""
+        volume = self._own_volume(volume_id, "creating")
+        if volume is None:
+            return
+        try:
+            location = self.driver.create_volume(volume.id, volume.size)
+        except Exception as exc:
+            LOG.exception("creating volume %s failed", volume_id)
+            self.db.volume_cas(volume_id, "creating", status="error",
+                               fault=_fault("create", exc))
+        else:
+            if self.db.volume_cas(volume_id, "creating", status="available",
+                                  export_location=location, fault=None):
+                LOG.info("volume %s available at %s", volume_id, location)
+        if publish:
+            self.publish_service_capabilities(context)
+
+    @rpc.expose
+    def delete_volume(self, context: Any, volume_id: str,
+                      publish: bool = True) -> None:
+        """Delete the backing volume, then soft-delete the row."""
+        volume = self._own_volume(volume_id, "deleting")
+        if volume is None:
+            return
+        try:
+            self.driver.delete_volume(volume.id)
+        except Exception as exc:
+            LOG.exception("deleting volume %s failed", volume_id)
+            self.db.volume_cas(volume_id, "deleting", status="error_deleting",
+                               fault=_fault("delete", exc))
+        else:
+            self.db.volume_cas(volume_id, "deleting",
+                               deleted_at=self.db.now())
+            LOG.info("volume %s deleted", volume_id)
+        if publish:
+            self.publish_service_capabilities(context)
+
+    @rpc.expose
+    def extend_volume(self, context: Any, volume_id: str,
+                      new_size: int) -> None:
+        """Grow the volume; on failure it stays at its old size."""
+        volume = self._own_volume(volume_id, "extending")
+        if volume is None:
+            return
+        try:
+            self.driver.extend_volume(volume.id, new_size)
+        except Exception as exc:
+            LOG.exception("extending volume %s failed", volume_id)
+            self.db.volume_cas(volume_id, "extending", status="available",
+                               fault=_fault("extend", exc))
+        else:
+            self.db.volume_cas(volume_id, "extending", status="available",
+                               size=new_size, fault=None)
+            LOG.info("volume %s extended to %s GiB", volume_id, new_size)
+        self.publish_service_capabilities(context)
+
+    @periodic_task(spacing=60, run_immediately=True)
+    def sync_volume_info(self, context: Any) -> None:
+        """Send the schedulers the ids of the volumes this host holds."""
+        volume_ids = [v.id for v in self.db.volume_get_by_host(self.host)]
+        self.scheduler_api.sync_volume_info(context, host=self.host,
+                                            volume_ids=volume_ids)
+
+    def _own_volume(self, volume_id: str, status: str):
+        """Return the volume if it is this host's and in ``status``."""
+        try:
+            volume = self.db.volume_get(volume_id)
+        except exception.VolumeNotFound:
+            LOG.info("volume %s is gone; nothing to do", volume_id)
+            return None
+        if volume.host != self.host or volume.status != status:
+            # A duplicate or stale cast: the status already moved on.
+            LOG.info("volume %s is %s on %s, not %s here; ignoring",
+                     volume_id, volume.status, volume.host, status)
+            return None
+        return volume
+
+    def _roll_back_extend(self, volume) -> None:
+        # The new size of an interrupted extend is not recorded anywhere,
+        # so put the backing file back at the size the row says.
+        try:
+            self.driver.extend_volume(volume.id, volume.size)
+        except Exception:
+            LOG.exception("restoring the size of volume %s failed", volume.id)
+        self.db.volume_cas(volume.id, "extending", status="available",
+                           fault="extend interrupted by a restart of "
+                                 f"{self.host}; size unchanged")
+
     def _refresh_capabilities(self, context: Any) -> None:
         capabilities = dict(self.driver.get_capabilities())
+        capabilities.setdefault("provisioned_capacity_gb",
+                                capabilities.get("allocated_capacity_gb", 0))
+        capabilities.setdefault("thin_provisioning", True)
+        capabilities["max_over_subscription_ratio"] = (
+            self.conf.file_driver.max_over_subscription_ratio)
         capabilities["availability_zone"] = self.conf.availability_zone
         self.update_service_capabilities(capabilities)
+
+
+def _fault(action: str, exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{action} failed: {text[0] if text else type(exc).__name__}"
 
 
 def _driver_options(conf) -> dict:

@@ -1,8 +1,12 @@
 """Client side of the volume RPC API.
 
+Every cast but the fanout goes to one host (``server=host``); the manager's
+compare-and-swap status changes make a repeated cast harmless.
+
 Version history:
 
-* 1.0 - ``publish_service_capabilities`` (fanout).
+* 1.0 - ``publish_service_capabilities`` (fanout), ``create_volume``,
+  ``delete_volume``, ``extend_volume`` (casts to one host).
 """
 from __future__ import annotations
 
@@ -29,3 +33,19 @@ class VolumeAPI:
         """Ask every volume worker to report its capabilities now."""
         self.client.prepare(fanout=True).cast(
             context, "publish_service_capabilities")
+
+    def create_volume(self, context: Any, *, host: str,
+                      volume_id: str) -> None:
+        self.client.prepare(server=host).cast(context, "create_volume",
+                                              volume_id=volume_id)
+
+    def delete_volume(self, context: Any, *, host: str,
+                      volume_id: str) -> None:
+        self.client.prepare(server=host).cast(context, "delete_volume",
+                                              volume_id=volume_id)
+
+    def extend_volume(self, context: Any, *, host: str, volume_id: str,
+                      new_size: int) -> None:
+        self.client.prepare(server=host).cast(context, "extend_volume",
+                                              volume_id=volume_id,
+                                              new_size=new_size)
