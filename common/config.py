@@ -16,6 +16,7 @@ from oslo_log import log as logging
 from oslo_messaging import opts as messaging_opts
 from oslo_messaging._metrics import client as metrics_client
 from oslo_messaging._tracing import client as tracing_client
+from oslo_policy import opts as policy_opts
 
 DEFAULT_STATE_PATH = os.path.join(os.path.expanduser("~"), ".local", "state",
                                   "capstan")
@@ -136,6 +137,44 @@ api_opts = [
                     "nothing before it is closed. 0 waits forever."),
     cfg.IntOpt("max_header_line", default=16384, min=1,
                help="Longest request header line accepted, in bytes."),
+    cfg.IntOpt("deleted_service_retention_days", default=30, min=0,
+               help="Service records soft-deleted more than this many days "
+                    "ago are removed for good by a periodic task of the "
+                    "API. 0 keeps them forever."),
+]
+
+
+scheduler_opts = [
+    cfg.ListOpt("filters",
+                default=["AvailabilityZoneFilter", "CapacityFilter",
+                         "DifferentHostFilter", "SameHostFilter"],
+                help="Host filters, applied in this order; a host must pass "
+                     "them all. Built-in: AvailabilityZoneFilter, "
+                     "CapacityFilter, DifferentHostFilter, SameHostFilter; "
+                     "any other entry is the dotted path of a "
+                     "worker.scheduler.filters.BaseHostFilter subclass."),
+    cfg.ListOpt("weighers", default=["CapacityWeigher"],
+                help="Host weighers; each one's weights are normalised to "
+                     "[0, 1] across the hosts, multiplied by its multiplier "
+                     "and summed, and the heaviest host wins. Built-in: "
+                     "CapacityWeigher; any other entry is the dotted path "
+                     "of a worker.scheduler.weighers.BaseHostWeigher "
+                     "subclass."),
+    cfg.FloatOpt("capacity_weight_multiplier", default=1.0,
+                 help="Multiplier of the CapacityWeigher. Positive values "
+                      "prefer the host with the most free capacity "
+                      "(spreading); negative values the one with the least "
+                      "(stacking)."),
+    cfg.IntOpt("max_attempts", default=3, min=0,
+               help="How many times the scheduler re-sends a volume stuck "
+                    "in 'creating' (a lost cast, a worker that never "
+                    "answered, no valid host on a re-send) before it sets "
+                    "the volume to 'error'. 0 never re-sends."),
+    cfg.IntOpt("resend_after", default=60, min=1,
+               help="Seconds a volume may stay in 'creating' without "
+                    "progress before the scheduler re-sends it: placed "
+                    "again if it has no host yet, cast again to its host "
+                    "otherwise."),
 ]
 
 
@@ -147,6 +186,7 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
         ("database", database_opts),
         ("api", api_opts),
         ("file_driver", file_driver_opts),
+        ("scheduler", scheduler_opts),
     ]
 
 
@@ -172,6 +212,10 @@ def make_conf() -> cfg.ConfigOpts:
         conf.register_opts(opts, group=None if group == "DEFAULT" else group)
     logging.register_options(conf)
     _register_oslo_messaging_opts(conf)
+    # [oslo_policy] (policy_file, ...) is read by the API's Enforcer; it is
+    # registered here so check_values() validates it at start-up.
+    for group, opts in policy_opts.list_opts():
+        conf.register_opts(opts, group=group)
     return conf
 
 

@@ -95,9 +95,13 @@ class Database:
 
     def service_create(self, host: str, binary: str,
                        topic: str) -> models.Service:
+        # NOTE(capstan): timestamps come from self.now, never from the
+        # models' utcnow defaults, so that every age cleanup_stale and
+        # is_up compare is on one clock (the one tests inject).
+        now = self.now()
         row = models.Service(host=host, binary=binary, topic=topic,
                              state="running", report_count=0,
-                             last_seen_up=self.now())
+                             last_seen_up=now, created_at=now)
         with self.session() as session:
             session.add(row)
         return row
@@ -108,8 +112,12 @@ class Database:
             row = session.get(models.Service, service_id)
             if row is None or row.deleted_at is not None:
                 raise exception.ServiceNotFound(service_id=service_id)
+            values.setdefault("updated_at", self.now())
             for key, value in values.items():
                 setattr(row, key, value)
+            # Written even when equal to the old value: otherwise the
+            # model's onupdate would put the real clock there instead.
+            orm.attributes.flag_modified(row, "updated_at")
             return row
 
     def service_heartbeat(self, service_id: int) -> models.Service:
@@ -150,6 +158,15 @@ class Database:
                 .values(deleted_at=self.now()))
             return result.rowcount
 
+    def service_purge_deleted(self, older_than: datetime.datetime) -> int:
+        """Hard-delete service records soft-deleted before ``older_than``."""
+        table = models.Service
+        with self.session() as session:
+            result = session.execute(
+                sa.delete(table)
+                .where(table.deleted_at.is_not(None),
+                       table.deleted_at < older_than))
+            return result.rowcount
 
     # -- volumes ----------------------------------------------------------
 
@@ -249,6 +266,54 @@ class Database:
                  .order_by(table.created_at).limit(limit))
         with self.session() as session:
             return list(session.scalars(query))
+
+    # -- scheduler: placement compare-and-swap, hint lookups --------------
+
+    def volume_cas_creating(self, volume_id: str, *,
+                            expected_host: str | None,
+                            attempts: int | None = None, **values) -> bool:
+        """Set ``values`` on a volume still ``creating`` on a given host.
+
+        ``expected_host=None`` matches only a volume not placed yet, so a
+        duplicate cast or a second scheduler never places it twice.
+        ``attempts``, when given, must equal ``schedule_attempts``, so that
+        one re-send is claimed by one scheduler only. Returns whether the
+        row changed.
+        """
+        table = models.Volume
+        conditions = [table.id == volume_id, table.deleted_at.is_(None),
+                      table.status == "creating",
+                      table.host.is_(None) if expected_host is None
+                      else table.host == expected_host]
+        if attempts is not None:
+            conditions.append(table.schedule_attempts == attempts)
+        values.setdefault("updated_at", self.now())
+        with self.session() as session:
+            result = session.execute(
+                sa.update(table).where(*conditions).values(**values))
+            return result.rowcount == 1
+
+    def service_get_liveness(self, topic: str) -> list[sa.Row]:
+        """Rows (host, disabled, state, forced_down, last_seen_up) of the
+        live services of ``topic``: what ``records.is_up`` reads, several
+        times cheaper than whole records at thousands of hosts."""
+        table = models.Service
+        query = sa.select(table.host, table.disabled, table.state,
+                          table.forced_down, table.last_seen_up).where(
+            table.topic == topic, table.deleted_at.is_(None))
+        with self.session() as session:
+            return list(session.execute(query))
+
+    def volume_get_hosts(self, volume_ids: list[str]) -> dict[str, str]:
+        """Map each live, placed volume among ``volume_ids`` to its host."""
+        if not volume_ids:
+            return {}
+        table = models.Volume
+        query = sa.select(table.id, table.host).where(
+            table.id.in_(volume_ids), table.deleted_at.is_(None),
+            table.host.is_not(None))
+        with self.session() as session:
+            return {row.id: row.host for row in session.execute(query)}
 
 
 def _live_services() -> sa.Select:

@@ -1,47 +1,82 @@
-"""SchedulerManager: collects what the volume workers report."""
+"""SchedulerManager: the scheduler topic's RPC endpoint.
+
+A thin facade: what the volume workers report goes to the
+:class:`~worker.scheduler.host_manager.HostManager`, placements and
+re-sends to the :class:`~worker.scheduler.filter_scheduler.FilterScheduler`.
+"""
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from common import context, rpc
+from common import context as capstan_context
+from common import rpc
 from common.manager import Manager
+from common.periodic import periodic_task
+from worker.scheduler.filter_scheduler import FilterScheduler
+from worker.scheduler.host_manager import VOLUME_TOPIC, HostManager
 from worker.volume import rpcapi as volume_rpcapi
 
 LOG = logging.getLogger(__name__)
 
+# Seconds between two looks for stuck volumes; a stuck volume is re-sent
+# between [scheduler] resend_after and resend_after + this after its last
+# change (or later, if [DEFAULT] periodic_interval is longer).
+RESEND_SPACING = 10
+
 
 class SchedulerManager(Manager):
-    """Keeps the latest capabilities of every host that reported."""
+    """Places volumes on the volume hosts; see DESIGN.md, "volumes"."""
 
     RPC_API_VERSION = "1.0"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, host_manager: HostManager | None = None,
+                 volume_api: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        # host -> (timestamp, service_name, capabilities)
-        self.host_capabilities: dict[str, tuple[float, str, dict]] = {}
-        self.volume_api = volume_rpcapi.VolumeAPI(self.transport)
+        self.volume_api = volume_api or volume_rpcapi.VolumeAPI(self.transport)
+        self.host_manager = host_manager or HostManager.from_conf(self.conf,
+                                                                  self.db)
+        self.scheduler = FilterScheduler(
+            db=self.db, host_manager=self.host_manager,
+            volume_api=self.volume_api,
+            max_attempts=self.conf.scheduler.max_attempts,
+            resend_after=self.conf.scheduler.resend_after)
 
     def post_start_hook(self, service_id: int) -> None:
         # Ask every volume worker to report now rather than at its next
         # period, so the first placements see every host.
         self.volume_api.publish_service_capabilities(
-            context.get_admin_context())
+            capstan_context.get_admin_context())
 
     @rpc.expose
     def update_service_capabilities(self, context: Any, service_name: str,
                                     host: str, capabilities: dict,
                                     timestamp: float) -> None:
-        """Record a host's report unless a newer one is already known."""
-        known = self.host_capabilities.get(host)
-        if known is not None and known[0] > timestamp:
-            LOG.debug("ignoring stale capabilities of %s", host)
+        """Record a volume host's report unless a newer one is known."""
+        if service_name not in (None, VOLUME_TOPIC):
+            LOG.debug("ignoring capabilities of %s on %s", service_name, host)
             return
-        self.host_capabilities[host] = (timestamp, service_name, capabilities)
+        self.host_manager.update_service_capabilities(host, capabilities,
+                                                      timestamp)
+
+    @rpc.expose
+    def sync_volume_info(self, context: Any, host: str,
+                         volume_ids: list[str], timestamp: float) -> None:
+        """Record the volumes ``host`` holds unless a newer list is known."""
+        self.host_manager.sync_volume_info(host, volume_ids, timestamp)
+
+    @rpc.expose
+    def create_volume(self, context: Any, volume_id: str,
+                      request_spec: dict) -> None:
+        """Place a volume left ``creating`` without a host by the API."""
+        self.scheduler.create_volume(context, volume_id, request_spec)
 
     @rpc.expose
     def get_pools(self, context: Any) -> list[dict]:
-        """Return the last capabilities of every host, sorted by host."""
-        return [{"host": host, "capabilities": caps}
-                for host, (_ts, _name, caps)
-                in sorted(self.host_capabilities.items())]
+        """``[{"host", "capabilities"}]`` of the hosts up and enabled."""
+        return self.host_manager.pools(context)
+
+    @periodic_task(spacing=RESEND_SPACING)
+    def resend_stuck_volumes(self, context: Any) -> None:
+        """Re-send volumes stuck in ``creating`` (a lost cast)."""
+        self.scheduler.resend_stuck_volumes(context)

@@ -1,0 +1,328 @@
+"""HostManager with a hand-written fake database and a hand-driven clock."""
+from __future__ import annotations
+
+import datetime
+import types
+
+import pytest
+
+from common import config, exception
+from worker.scheduler.filters import BaseHostFilter
+from worker.scheduler.filters.affinity import DifferentHostFilter
+from worker.scheduler.filters.capacity import CapacityFilter
+from worker.scheduler.host_manager import HostManager
+from worker.scheduler.host_state import RequestSpec
+from worker.scheduler.weighers import BaseHostWeigher
+from worker.scheduler.weighers.capacity import CapacityWeigher
+
+NOW = datetime.datetime(2026, 1, 1, 12, 0, 0)
+
+
+class FakeDB:
+    """The three queries the HostManager makes, counted."""
+
+    def __init__(self) -> None:
+        self.services: dict[str, types.SimpleNamespace] = {}
+        self.volume_hosts: dict[str, str] = {}
+        self.service_reads = 0
+        self.volume_lookups: list[list[str]] = []
+
+    def add_service(self, host, *, disabled=False, state="running",
+                    forced_down=False, age=0):
+        self.services[host] = types.SimpleNamespace(
+            host=host, disabled=disabled, state=state,
+            forced_down=forced_down,
+            last_seen_up=NOW - datetime.timedelta(seconds=age))
+
+    def service_get_liveness(self, topic):
+        assert topic == "volume"
+        self.service_reads += 1
+        return list(self.services.values())
+
+    def now(self):
+        return NOW
+
+    def volume_get_hosts(self, volume_ids):
+        self.volume_lookups.append(list(volume_ids))
+        return {v: self.volume_hosts[v] for v in volume_ids
+                if v in self.volume_hosts}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def db():
+    return FakeDB()
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def manager(db, clock):
+    return HostManager(db=db,
+                       filters=[CapacityFilter(), DifferentHostFilter()],
+                       weighers=[CapacityWeigher()], service_down_time=60,
+                       clock=clock, wall_clock=clock)
+
+
+def _report(manager, host, free, total=100, timestamp=1.0, **extra):
+    caps = {"total_capacity_gb": total, "free_capacity_gb": free,
+            "allocated_capacity_gb": total - free, **extra}
+    return manager.update_service_capabilities(host, caps, timestamp)
+
+
+def _hosts(states):
+    return sorted(state.host for state in states)
+
+
+def test_get_all_host_states_only_up_enabled_reported_hosts(manager, db):
+    db.add_service("up")
+    db.add_service("disabled", disabled=True)
+    db.add_service("silent", age=61)
+    db.add_service("stopped", state="stopped")
+    db.add_service("forced", forced_down=True)
+    db.add_service("unreported")
+    for host in ("up", "disabled", "silent", "stopped", "forced", "ghost"):
+        _report(manager, host, free=50)
+
+    assert _hosts(manager.get_all_host_states(None)) == ["up"]
+
+
+def test_get_all_host_states_reads_services_once_per_ttl(manager, db, clock):
+    db.add_service("h1")
+    _report(manager, "h1", free=50)
+
+    for _ in range(5):
+        manager.get_all_host_states(None)
+    assert db.service_reads == 1
+
+    db.add_service("h1", disabled=True)
+    clock.now += manager.services_ttl
+    assert manager.get_all_host_states(None) == []
+    assert db.service_reads == 2
+
+
+def test_get_all_host_states_sees_a_host_reporting_for_the_first_time(
+        manager, db):
+    db.add_service("h1")
+    db.add_service("h2")
+    _report(manager, "h1", free=50)
+    assert _hosts(manager.get_all_host_states(None)) == ["h1"]
+
+    _report(manager, "h2", free=50)
+
+    assert _hosts(manager.get_all_host_states(None)) == ["h1", "h2"]
+
+
+def test_update_service_capabilities_stale_report_is_ignored(manager, db):
+    db.add_service("h1")
+    _report(manager, "h1", free=50, timestamp=5.0)
+
+    assert _report(manager, "h1", free=90, timestamp=4.0) is False
+    assert manager.pools(None)[0]["capabilities"]["free_capacity_gb"] == 50
+
+
+def test_select_host_back_to_back_placements_see_each_other(manager, db):
+    for host, free in (("a", 100), ("b", 70), ("c", 30)):
+        db.add_service(host)
+        _report(manager, host, free=free, total=100)
+
+    chosen = [manager.select_host(None, RequestSpec(size=20,
+                                                    volume_id=f"v{i}")).host
+              for i in range(4)]
+
+    # a: 100 -> 80 -> 60 (b has 70) -> b: 70 -> 50 (a has 60) -> a.
+    assert chosen == ["a", "a", "b", "a"]
+
+
+class ByName(BaseHostWeigher):
+    """Prefers hosts late in the alphabet."""
+
+    def weigh_objects(self, hosts, spec):
+        return [ord(host.host[0]) for host in hosts]
+
+
+@pytest.mark.parametrize("weighers, expected", [
+    ([CapacityWeigher(multiplier=1.0)], "b"),
+    ([CapacityWeigher(multiplier=-1.0)], "c"),
+    ([CapacityWeigher(multiplier=0.0)], "a"),
+    # capacity a 0.5, b 1, c 0; by name a 0, b 0.5, c 1 (times 3).
+    ([CapacityWeigher(multiplier=1.0), ByName(multiplier=3.0)], "c"),
+])
+def test_select_host_follows_the_weighers(db, clock, weighers, expected):
+    manager = HostManager(db=db, filters=[CapacityFilter()],
+                          weighers=weighers, service_down_time=60,
+                          clock=clock, wall_clock=clock)
+    for host, free in (("a", 50), ("b", 90), ("c", 10)):
+        db.add_service(host)
+        _report(manager, host, free=free)
+
+    assert manager.select_host(None, RequestSpec(size=5)).host == expected
+
+
+def test_select_host_no_service_up_says_so(manager):
+    with pytest.raises(exception.NoValidHost,
+                       match="no volume service is up and enabled"):
+        manager.select_host(None, RequestSpec(size=1))
+
+
+def test_select_host_no_report_yet_says_so(manager, db):
+    db.add_service("h1")
+
+    with pytest.raises(exception.NoValidHost, match="reported"):
+        manager.select_host(None, RequestSpec(size=1))
+    assert manager.has_reports() is False
+
+
+def test_select_host_names_the_filter_that_rejected_everything(manager, db):
+    db.add_service("h1")
+    _report(manager, "h1", free=10)
+
+    with pytest.raises(exception.NoValidHost) as info:
+        manager.select_host(None, RequestSpec(size=11, volume_id="v1"))
+
+    assert str(info.value) == ("No valid host was found: CapacityFilter "
+                               "rejected all 1 candidate hosts for size 11 "
+                               "GiB")
+
+
+def test_select_host_locates_hinted_volumes_with_one_query(manager, db):
+    for host in ("a", "b", "c"):
+        db.add_service(host)
+        _report(manager, host, free=50)
+    manager.sync_volume_info("a", ["known"], timestamp=1.0)
+    db.volume_hosts = {"far1": "b", "far2": "c"}
+
+    with pytest.raises(exception.NoValidHost, match="DifferentHostFilter"):
+        manager.select_host(None, RequestSpec(size=1, scheduler_hints={
+            "different_host": ["known", "far1", "far2", "nowhere"]}))
+
+    assert db.volume_lookups == [["far1", "far2", "nowhere"]]
+
+
+def test_select_host_placed_volume_is_located_without_a_query(manager, db):
+    db.add_service("a")
+    db.add_service("b")
+    _report(manager, "a", free=90)
+    _report(manager, "b", free=50)
+    first = manager.select_host(None, RequestSpec(size=1, volume_id="v1"))
+
+    second = manager.select_host(None, RequestSpec(
+        size=1, volume_id="v2", scheduler_hints={"different_host": ["v1"]}))
+
+    assert (first.host, second.host) == ("a", "b")
+    assert db.volume_lookups == []
+
+
+def test_sync_volume_info_moves_ids_in_the_index(manager, db):
+    manager.sync_volume_info("a", ["v1", "v2"], timestamp=1.0)
+    manager.sync_volume_info("a", ["v2"], timestamp=2.0)
+    db.volume_hosts = {"v1": "b"}
+
+    assert manager.locate_volumes(["v1", "v2"]) == {"v1": "b", "v2": "a"}
+    assert db.volume_lookups == [["v1"]]
+
+
+def test_release_undoes_the_placement(manager, db):
+    db.add_service("a")
+    _report(manager, "a", free=50)
+    spec = RequestSpec(size=10, volume_id="v1")
+    state = manager.select_host(None, spec)
+
+    manager.release(state, spec)
+
+    assert state.free_capacity_gb == 50
+    manager.locate_volumes(["v1"])
+    assert db.volume_lookups == [["v1"]]
+
+
+def test_get_weighed_hosts_heaviest_first(manager, db):
+    for host, free in (("a", 10), ("b", 90), ("c", 50)):
+        db.add_service(host)
+        _report(manager, host, free=free)
+    hosts = manager.get_all_host_states(None)
+
+    weighed = manager.get_weighed_hosts(hosts, RequestSpec(size=1))
+
+    assert [(w.host_state.host, w.weight) for w in weighed] == [
+        ("b", 1.0), ("c", 0.5), ("a", 0.0)]
+
+
+def test_get_filtered_hosts_applies_every_filter(manager, db):
+    for host, free in (("a", 10), ("b", 90)):
+        db.add_service(host)
+        _report(manager, host, free=free)
+    hosts = manager.get_all_host_states(None)
+
+    assert _hosts(manager.get_filtered_hosts(hosts, RequestSpec(size=20))) \
+        == ["b"]
+
+
+def test_pools_lists_candidates_by_host_with_current_capacity(manager, db):
+    db.add_service("b")
+    db.add_service("a")
+    _report(manager, "a", free=50, availability_zone="az1")
+    _report(manager, "b", free=70)
+    manager.select_host(None, RequestSpec(size=5))
+
+    pools = manager.pools(None)
+
+    assert [pool["host"] for pool in pools] == ["a", "b"]
+    assert pools[1]["capabilities"]["free_capacity_gb"] == 65
+    assert pools[0]["capabilities"]["availability_zone"] == "az1"
+
+
+class EverythingFilter(BaseHostFilter):
+    def host_passes(self, host, spec):
+        return True
+
+
+def _conf(**scheduler):
+    conf = config.make_conf()
+    config.load(conf, [])
+    for name, value in scheduler.items():
+        conf.set_override(name, value, group="scheduler")
+    return conf
+
+
+def test_from_conf_builds_the_default_filters_and_weighers(db):
+    manager = HostManager.from_conf(_conf(), db)
+
+    assert [f.name for f in manager.filters] == [
+        "AvailabilityZoneFilter", "CapacityFilter", "DifferentHostFilter",
+        "SameHostFilter"]
+    assert [type(w).__name__ for w in manager.weighers] == ["CapacityWeigher"]
+
+
+def test_from_conf_takes_a_dotted_path_and_the_multiplier(db):
+    manager = HostManager.from_conf(_conf(
+        filters=[f"{__name__}.EverythingFilter"],
+        capacity_weight_multiplier=-2.0), db)
+
+    assert isinstance(manager.filters[0], EverythingFilter)
+    assert manager.weighers[0].multiplier == -2.0
+
+
+@pytest.mark.parametrize("option, names, message", [
+    ("filters", ["CapacityFiler"], "unknown name 'CapacityFiler'"),
+    ("filters", ["no.such.Filter"], "cannot load 'no.such.Filter'"),
+    ("filters", ["CapacityWeigher"], "unknown name 'CapacityWeigher'"),
+    ("weighers", ["worker.scheduler.filters.capacity.CapacityFilter"],
+     "is not a BaseHostWeigher subclass"),
+])
+def test_from_conf_bad_name_raises_invalid_naming_the_option(
+        db, option, names, message):
+    with pytest.raises(exception.Invalid) as info:
+        HostManager.from_conf(_conf(**{option: names}), db)
+
+    assert str(info.value).startswith(f"[scheduler] {option}: ")
+    assert message in str(info.value)

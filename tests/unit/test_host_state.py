@@ -1,0 +1,161 @@
+"""HostState and RequestSpec: reports, placements, volume lists."""
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from common import exception
+from worker.scheduler.host_state import HostState, RequestSpec
+
+
+def _caps(**values):
+    caps = {"total_capacity_gb": 100, "free_capacity_gb": 80,
+            "allocated_capacity_gb": 20, "availability_zone": "az1"}
+    caps.update(values)
+    return caps
+
+
+def test_host_state_missing_capabilities_get_defaults():
+    state = HostState("h1", _caps(), timestamp=10.0)
+
+    assert state.provisioned_capacity_gb == 20
+    assert state.max_over_subscription_ratio == 1.0
+    assert state.thin_provisioning is False
+    assert state.virtual_free_capacity_gb == 80
+
+
+def test_host_state_thin_virtual_free_is_over_subscribed():
+    state = HostState("h1", _caps(thin_provisioning=True,
+                                  max_over_subscription_ratio=3.0,
+                                  provisioned_capacity_gb=250), timestamp=1)
+
+    assert state.virtual_free_capacity_gb == 100 * 3.0 - 250
+
+
+def test_host_state_bad_numbers_read_as_defaults():
+    state = HostState("h1", _caps(free_capacity_gb="unknown",
+                                  total_capacity_gb=float("inf"),
+                                  max_over_subscription_ratio=0.5),
+                      timestamp=1)
+
+    assert state.free_capacity_gb == 0
+    assert state.total_capacity_gb == 0
+    assert state.max_over_subscription_ratio == 1.0
+
+
+def test_host_state_stale_report_is_ignored():
+    state = HostState("h1", _caps(free_capacity_gb=50), timestamp=10.0)
+
+    assert state.update_capabilities(_caps(free_capacity_gb=90), 9.0) is False
+    assert state.free_capacity_gb == 50
+    assert state.update_capabilities(_caps(free_capacity_gb=70), 11.0)
+    assert state.free_capacity_gb == 70
+
+
+def test_host_state_consume_lowers_free_and_raises_provisioned():
+    state = HostState("h1", _caps(), timestamp=10.0)
+
+    state.consume_from_request(RequestSpec(size=5, volume_id="v1"), now=11.0)
+
+    assert state.free_capacity_gb == 75
+    assert state.allocated_capacity_gb == 25
+    assert state.provisioned_capacity_gb == 25
+    assert "v1" in state.volume_ids
+
+
+def test_host_state_report_sent_before_placement_keeps_it_applied():
+    state = HostState("h1", _caps(), timestamp=10.0)
+    state.consume_from_request(RequestSpec(size=5, volume_id="v1"), now=12.0)
+
+    state.update_capabilities(_caps(free_capacity_gb=60), 11.0)
+
+    assert state.free_capacity_gb == 55
+
+
+def test_host_state_report_sent_after_placement_replaces_it():
+    state = HostState("h1", _caps(), timestamp=10.0)
+    state.consume_from_request(RequestSpec(size=5, volume_id="v1"), now=12.0)
+    state.sync_volume_ids(["v1"], 13.0)
+
+    state.update_capabilities(_caps(free_capacity_gb=75), 13.0)
+    state.update_capabilities(_caps(free_capacity_gb=75), 14.0)
+
+    assert state.free_capacity_gb == 75
+
+
+def test_host_state_sync_replaces_ids_but_keeps_later_placements():
+    state = HostState("h1", _caps(), timestamp=10.0, volume_ids=["old"])
+    state.consume_from_request(RequestSpec(size=1, volume_id="new"), now=12.0)
+
+    removed, added = state.sync_volume_ids(["other"], 11.0)
+
+    assert state.volume_ids == {"other", "new"}
+    assert removed == {"old"}
+    assert added == {"other"}
+
+
+def test_host_state_stale_sync_is_ignored():
+    state = HostState("h1", _caps(), timestamp=10.0)
+    state.sync_volume_ids(["a"], 20.0)
+
+    assert state.sync_volume_ids(["b"], 19.0) is None
+    assert state.volume_ids == {"a"}
+
+
+def test_host_state_release_undoes_consumption():
+    state = HostState("h1", _caps(), timestamp=10.0)
+    spec = RequestSpec(size=5, volume_id="v1")
+    state.consume_from_request(spec, now=11.0)
+
+    state.release(spec)
+    state.update_capabilities(_caps(free_capacity_gb=80), 10.5)
+
+    assert state.free_capacity_gb == 80
+    assert "v1" not in state.volume_ids
+
+
+def test_host_state_pool_shows_consumed_capacity():
+    state = HostState("h1", _caps(driver="fake"), timestamp=10.0)
+    state.consume_from_request(RequestSpec(size=5), now=11.0)
+
+    pool = state.pool()
+
+    assert pool["host"] == "h1"
+    assert pool["capabilities"]["driver"] == "fake"
+    assert pool["capabilities"]["free_capacity_gb"] == 75
+    assert pool["capabilities"]["provisioned_capacity_gb"] == 25
+    assert pool["capabilities"]["thin_provisioning"] is False
+
+
+def test_request_spec_from_dict_accepts_one_id_or_a_list():
+    spec = RequestSpec.from_dict("v9", {
+        "size": 3, "availability_zone": "az2",
+        "scheduler_hints": {"different_host": "a", "same_host": ["b", "b"]}})
+
+    assert spec.hinted_ids("different_host") == ("a",)
+    assert spec.hinted_ids("same_host") == ("b",)
+    assert spec.all_hinted_ids() == ["a", "b"]
+    assert str(spec) == ("size 3 GiB, availability zone 'az2', "
+                         "different_host a, same_host b")
+
+
+@pytest.mark.parametrize("request_spec", [
+    None, {}, {"size": 0}, {"size": "1"}, {"size": True},
+    {"size": 1, "availability_zone": 3},
+    {"size": 1, "scheduler_hints": []},
+    {"size": 1, "scheduler_hints": {"same_host": [1]}},
+])
+def test_request_spec_from_dict_malformed_raises_invalid(request_spec):
+    with pytest.raises(exception.Invalid):
+        RequestSpec.from_dict("v1", request_spec)
+
+
+def test_request_spec_from_volume_rebuilds_the_request():
+    volume = types.SimpleNamespace(id="v1", size=7, availability_zone=None,
+                                   scheduler_hints={"same_host": ["x"]})
+
+    spec = RequestSpec.from_volume(volume)
+
+    assert (spec.volume_id, spec.size) == ("v1", 7)
+    assert spec.hinted_ids("same_host") == ("x",)

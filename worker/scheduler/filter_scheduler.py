@@ -1,0 +1,145 @@
+"""FilterScheduler: the placement flows behind the SchedulerManager.
+
+Placing a volume: the HostManager picks a host (and consumes the request on
+it), the row is compare-and-swapped from ``creating`` without a host to
+``creating`` on that host, and ``create_volume`` is cast to that host. If
+the swap fails, the volume was deleted or already placed (a duplicate
+cast): nothing is sent. No valid host sets the volume to ``error`` with the
+reason in ``fault``.
+
+Re-sending: a volume still ``creating`` after ``resend_after`` seconds lost
+a cast somewhere. Without a host it is placed again; with one, the cast to
+that host is repeated (the worker's own compare-and-swap makes that
+harmless). Each re-send is claimed by a compare-and-swap of
+``schedule_attempts``, so two schedulers never both re-send; after
+``max_attempts`` re-sends the volume goes to ``error``.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+
+from common import exception, rpc
+from common.db.api import Database
+from worker.scheduler.host_manager import HostManager
+from worker.scheduler.host_state import RequestSpec
+
+LOG = logging.getLogger(__name__)
+
+
+class FilterScheduler:
+    """Places volumes on hosts and re-sends the ones that got stuck."""
+
+    def __init__(self, *, db: Database, host_manager: HostManager,
+                 volume_api: Any, max_attempts: int,
+                 resend_after: float) -> None:
+        self.db = db
+        self.host_manager = host_manager
+        self.volume_api = volume_api
+        self.max_attempts = max_attempts
+        self.resend_after = resend_after
+
+    def create_volume(self, context: Any, volume_id: str,
+                      request_spec: Any) -> str | None:
+        """Place a new volume; return its host, or None if not placed."""
+        try:
+            spec = RequestSpec.from_dict(volume_id, request_spec)
+        except exception.Invalid as exc:
+            self._fail(volume_id, None, f"Invalid request: {exc}")
+            return None
+        try:
+            return self._place(context, spec)
+        except exception.NoValidHost as exc:
+            if not self.host_manager.has_reports():
+                # NOTE(capstan): a scheduler that has just started has not
+                # heard from any host yet; the re-send will place it.
+                LOG.warning("volume %s waits for a re-send: no volume host "
+                            "has reported yet", volume_id)
+                return None
+            self._fail(volume_id, None, str(exc))
+            return None
+
+    def resend_stuck_volumes(self, context: Any) -> int:
+        """Re-send the volumes stuck in ``creating``; return how many."""
+        older_than = self.db.now() - datetime.timedelta(
+            seconds=self.resend_after)
+        count = 0
+        for volume in self.db.volume_get_stuck_creating(older_than):
+            try:
+                count += self._resend(context, volume)
+            except exception.ServiceUnavailable:
+                raise
+            except Exception:
+                # One odd volume must not keep the others stuck.
+                LOG.exception("re-sending volume %s failed", volume.id)
+        return count
+
+    def _place(self, context: Any, spec: RequestSpec) -> str | None:
+        state = self.host_manager.select_host(context, spec)
+        values = {"host": state.host, "fault": None}
+        if state.availability_zone:
+            values["availability_zone"] = state.availability_zone
+        if not self.db.volume_cas_creating(spec.volume_id,
+                                           expected_host=None, **values):
+            self.host_manager.release(state, spec)
+            LOG.info("volume %s is no longer waiting for a host (deleted "
+                     "or placed already); not sending it", spec.volume_id)
+            return None
+        LOG.info("volume %s placed on %s (%s)", spec.volume_id, state.host,
+                 spec)
+        self._cast_create(context, state.host, spec.volume_id)
+        return state.host
+
+    def _resend(self, context: Any, volume: Any) -> int:
+        attempts = volume.schedule_attempts
+        if attempts >= self.max_attempts:
+            self._fail(volume.id, volume.host,
+                       _give_up_fault(volume, attempts), attempts=attempts)
+            return 0
+        if volume.host is None and not self.host_manager.has_reports():
+            return 0  # Not an attempt: nothing to place it on is known.
+        if not self.db.volume_cas_creating(
+                volume.id, expected_host=volume.host, attempts=attempts,
+                schedule_attempts=attempts + 1):
+            return 0  # It moved on, or another scheduler took it.
+        LOG.warning("volume %s stuck in creating (host %s); re-sending, "
+                    "attempt %d of %d", volume.id, volume.host or "none",
+                    attempts + 1, self.max_attempts)
+        if volume.host is not None:
+            self._cast_create(context, volume.host, volume.id)
+            return 1
+        try:
+            self._place(context, RequestSpec.from_volume(volume))
+        except exception.NoValidHost as exc:
+            # Left in creating: hosts may come back before the last try.
+            self.db.volume_cas_creating(volume.id, expected_host=None,
+                                        fault=str(exc))
+        return 1
+
+    def _cast_create(self, context: Any, host: str, volume_id: str) -> None:
+        try:
+            self.volume_api.create_volume(context, host=host,
+                                          volume_id=volume_id)
+        except rpc.TRANSPORT_ERRORS as exc:
+            # The row already names the host; the re-send repeats the cast.
+            LOG.warning("could not cast create_volume %s to %s, will "
+                        "re-send: %s", volume_id, host, exc)
+
+    def _fail(self, volume_id: str, host: str | None, fault: str,
+              attempts: int | None = None) -> None:
+        if self.db.volume_cas_creating(volume_id, expected_host=host,
+                                       attempts=attempts, status="error",
+                                       fault=fault):
+            LOG.warning("volume %s set to error: %s", volume_id, fault)
+
+
+def _give_up_fault(volume: Any, attempts: int) -> str:
+    if volume.host is not None:
+        return (f"The volume service on {volume.host} did not create the "
+                f"volume after {attempts} re-sends")
+    last = volume.fault or "the request was lost before it was scheduled"
+    prefix = "No valid host was found: "
+    if last.startswith(prefix):
+        last = last[len(prefix):]
+    return f"{prefix}gave up after {attempts} re-sends; last: {last}"

@@ -1,0 +1,306 @@
+"""HostManager: the scheduler's view of the volume hosts, and the choice.
+
+The view comes from three sources, none of them a query per host:
+
+* capability reports the volume workers fan out
+  (``update_service_capabilities``): capacity, availability zone; a report
+  older than the one held is stale and ignored;
+* the ``services`` table (topic ``volume``), read at most once per
+  ``services_ttl`` seconds: only hosts up and enabled are candidates;
+* the ids of the volumes each host holds (``sync_volume_info``), plus the
+  placements made here since.
+
+A placement is consumed into its HostState at once, so back-to-back
+placements see each other; it stays applied until a report (or a volume id
+sync) made after it arrives and replaces it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any, Callable, Iterable
+
+from oslo_utils import importutils
+
+from common import exception, records
+from common.db.api import Database
+from worker.scheduler import filters as filters_pkg
+from worker.scheduler import weighers as weighers_pkg
+from worker.scheduler.host_state import HostState, RequestSpec
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ["HostManager", "HostState", "RequestSpec", "WeighedHost"]
+
+# The services whose hosts are candidates; the volume workers' topic.
+VOLUME_TOPIC = "volume"
+
+# NOTE(capstan): reading 10,000 service rows costs far more than one
+# placement may, so the up/enabled set is reused for this long. An operator
+# disabling a host sees it take effect within this delay.
+SERVICES_TTL = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class WeighedHost:
+    weight: float
+    host_state: HostState
+
+
+class HostManager:
+    """Keeps a HostState per host; filters and weighs them per request."""
+
+    def __init__(self, *, db: Database,
+                 filters: list[filters_pkg.BaseHostFilter],
+                 weighers: list[weighers_pkg.BaseHostWeigher],
+                 service_down_time: float,
+                 services_ttl: float = SERVICES_TTL,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.filters = filters
+        self.weighers = weighers
+        self.service_down_time = service_down_time
+        self.services_ttl = services_ttl
+        self._clock = clock
+        # Placement times are compared with the senders' report times,
+        # which are wall-clock seconds (SchedulerAPI adds time.time()).
+        self._wall_clock = wall_clock
+        self._states: dict[str, HostState] = {}
+        self._volume_host: dict[str, str] = {}
+        self._up_hosts: frozenset[str] = frozenset()
+        self._services_read_at: float | None = None
+        # The candidates (up, enabled, reported), rebuilt only when the
+        # service set changes or a host reports for the first time.
+        self._candidates: list[HostState] | None = None
+        self._heard_from_hosts = False
+
+    @classmethod
+    def from_conf(cls, conf: Any, db: Database,
+                  **kwargs: Any) -> "HostManager":
+        """Build from ``[scheduler]``; a bad filter or weigher name raises
+        :class:`~common.exception.Invalid` naming the option. ``kwargs``
+        go to the constructor (``services_ttl``, clocks)."""
+        options = conf.scheduler
+        filter_classes = _load_classes(
+            "filters", options.filters, filters_pkg.BUILTIN,
+            filters_pkg.BaseHostFilter)
+        weigher_classes = _load_classes(
+            "weighers", options.weighers, weighers_pkg.BUILTIN,
+            weighers_pkg.BaseHostWeigher)
+        return cls(db=db,
+                   filters=[c.from_conf(conf) for c in filter_classes],
+                   weighers=[c.from_conf(conf) for c in weigher_classes],
+                   service_down_time=conf.service_down_time, **kwargs)
+
+    # -- what the volume workers send (cheap: no I/O) --------------------
+
+    def update_service_capabilities(self, host: str, capabilities: dict,
+                                    timestamp: float) -> bool:
+        """Take a host's report; return False if it was stale."""
+        state = self._state(host)
+        first = state.reported_at is None
+        if not state.update_capabilities(capabilities, timestamp):
+            LOG.debug("ignoring stale capabilities of %s", host)
+            return False
+        if first:
+            self._candidates = None
+            self._heard_from_hosts = True
+        return True
+
+    def sync_volume_info(self, host: str, volume_ids: Iterable[str],
+                         timestamp: float) -> bool:
+        """Take the ids of the volumes ``host`` holds; False if stale."""
+        state = self._state(host)
+        change = state.sync_volume_ids(volume_ids, timestamp)
+        if change is None:
+            LOG.debug("ignoring stale volume list of %s", host)
+            return False
+        removed, added = change
+        for volume_id in removed:
+            if self._volume_host.get(volume_id) == host:
+                del self._volume_host[volume_id]
+        for volume_id in added:
+            self._volume_host[volume_id] = host
+        return True
+
+    def has_reports(self) -> bool:
+        """Whether any host has reported its capabilities since start."""
+        return self._heard_from_hosts
+
+    # -- the view ----------------------------------------------------------
+
+    def get_all_host_states(self, context: Any) -> list[HostState]:
+        """Hosts that are up, enabled and have reported their capabilities."""
+        self._refresh_services()
+        if self._candidates is None:
+            self._candidates = [
+                state for host, state in self._states.items()
+                if host in self._up_hosts and state.reported_at is not None]
+        return list(self._candidates)
+
+    def get_filtered_hosts(self, hosts: list[HostState],
+                           spec: RequestSpec) -> list[HostState]:
+        """Return the hosts passing every configured filter."""
+        return self._filter(hosts, spec)[0]
+
+    def get_weighed_hosts(self, hosts: list[HostState],
+                          spec: RequestSpec) -> list[WeighedHost]:
+        """Return the hosts with their summed weights, heaviest first."""
+        weighed = [WeighedHost(weight, host) for weight, host
+                   in zip(self._weights(hosts, spec), hosts)]
+        weighed.sort(key=lambda item: item.weight, reverse=True)
+        return weighed
+
+    def locate_volumes(self, volume_ids: Iterable[str]) -> dict[str, str]:
+        """Map volume ids to their hosts; one query for ids not known here."""
+        located: dict[str, str] = {}
+        unknown = []
+        for volume_id in volume_ids:
+            host = self._volume_host.get(volume_id)
+            if host is None:
+                unknown.append(volume_id)
+            else:
+                located[volume_id] = host
+        if unknown:
+            located.update(self.db.volume_get_hosts(unknown))
+        return located
+
+    def pools(self, context: Any) -> list[dict]:
+        """``[{"host", "capabilities"}]`` of the candidates, by host name."""
+        states = sorted(self.get_all_host_states(context),
+                        key=lambda state: state.host)
+        return [state.pool() for state in states]
+
+    # -- one placement -----------------------------------------------------
+
+    def select_host(self, context: Any, spec: RequestSpec) -> HostState:
+        """Choose the best host for ``spec`` and consume the request on it.
+
+        Raises :class:`~common.exception.NoValidHost` with the reason.
+        Call :meth:`release` if the placement is then abandoned.
+        """
+        hosts = self.get_all_host_states(context)
+        if not hosts:
+            raise exception.NoValidHost(reason=self._why_no_candidates())
+        spec.volume_hosts = self.locate_volumes(spec.all_hinted_ids())
+        # NOTE(capstan): no I/O from here to the consumption, so no other
+        # green thread's placement can run between choosing and consuming.
+        hosts, reason = self._filter(hosts, spec)
+        if not hosts:
+            raise exception.NoValidHost(reason=reason)
+        best = self._best(hosts, spec)
+        best.consume_from_request(spec, self._wall_clock())
+        if spec.volume_id:
+            self._volume_host[spec.volume_id] = best.host
+        return best
+
+    def release(self, state: HostState, spec: RequestSpec) -> None:
+        """Undo :meth:`select_host`'s consumption (placement abandoned)."""
+        state.release(spec)
+        if spec.volume_id and self._volume_host.get(
+                spec.volume_id) == state.host:
+            del self._volume_host[spec.volume_id]
+
+    # -- helpers -----------------------------------------------------------
+
+    def _state(self, host: str) -> HostState:
+        state = self._states.get(host)
+        if state is None:
+            state = self._states[host] = HostState(host)
+        return state
+
+    def _refresh_services(self) -> None:
+        now = self._clock()
+        if (self._services_read_at is not None
+                and now - self._services_read_at < self.services_ttl):
+            return
+        rows = self.db.service_get_liveness(VOLUME_TOPIC)
+        db_now = self.db.now()
+        up = frozenset(
+            row.host for row in rows
+            if not row.disabled and records.is_up(
+                row, now=db_now, service_down_time=self.service_down_time))
+        self._services_read_at = now
+        if up != self._up_hosts:
+            self._up_hosts = up
+            self._candidates = None
+
+    def _why_no_candidates(self) -> str:
+        if not self._up_hosts:
+            return "no volume service is up and enabled"
+        return ("no volume host that is up and enabled has reported its "
+                "capabilities yet")
+
+    def _filter(self, hosts: list[HostState],
+                spec: RequestSpec) -> tuple[list[HostState], str | None]:
+        for host_filter in self.filters:
+            if not host_filter.run_filter_for_spec(spec):
+                continue
+            before = len(hosts)
+            hosts = host_filter.filter_all(hosts, spec)
+            if not hosts:
+                reason = (f"{host_filter.name} rejected all {before} "
+                          f"candidate hosts for {spec}")
+                LOG.info("volume %s: %s", spec.volume_id, reason)
+                return [], reason
+        return hosts, None
+
+    def _best(self, hosts: list[HostState], spec: RequestSpec) -> HostState:
+        positions = range(len(hosts))
+        if len(self.weighers) == 1:
+            # NOTE(capstan): normalising a lone weigher's weights changes no
+            # ranking, so the hot path skips it (and its two passes).
+            weigher = self.weighers[0]
+            if weigher.multiplier == 0:
+                return hosts[0]
+            raw = weigher.weigh_objects(hosts, spec)
+            pick = max if weigher.multiplier > 0 else min
+            return hosts[pick(positions, key=raw.__getitem__)]
+        weights = self._weights(hosts, spec)
+        return hosts[max(positions, key=weights.__getitem__)]
+
+    def _weights(self, hosts: list[HostState],
+                 spec: RequestSpec) -> list[float]:
+        totals = [0.0] * len(hosts)
+        for weigher in self.weighers:
+            normalized = weighers_pkg.normalize(
+                weigher.weigh_objects(hosts, spec))
+            multiplier = weigher.multiplier
+            totals = [total + multiplier * weight
+                      for total, weight in zip(totals, normalized)]
+        return totals
+
+
+def _load_classes(option: str, names: list[str], builtin: dict[str, str],
+                  base: type) -> list[type]:
+    """Resolve ``[scheduler] <option>`` names to classes, or raise Invalid."""
+    classes = []
+    for name in names:
+        path = builtin.get(name, name)
+        if "." not in path:
+            raise exception.Invalid(
+                f"[scheduler] {option}: unknown name {name!r}; use one of "
+                f"{', '.join(sorted(builtin))} or the dotted path of a "
+                f"{base.__name__} subclass")
+        cls = _import_class(option, name, path)
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise exception.Invalid(
+                f"[scheduler] {option}: {name!r} is not a "
+                f"{base.__name__} subclass")
+        classes.append(cls)
+    return classes
+
+
+def _import_class(option: str, name: str, path: str) -> Any:
+    # NOTE(capstan): not importutils.import_class, whose error for a missing
+    # class embeds a whole formatted traceback in its message.
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        return getattr(importutils.import_module(module_name), class_name)
+    except (ImportError, ValueError, AttributeError) as exc:
+        text = str(exc).strip().splitlines()
+        raise exception.Invalid(
+            f"[scheduler] {option}: cannot load {name!r}: "
+            f"{text[0] if text else type(exc).__name__}") from None

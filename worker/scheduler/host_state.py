@@ -1,0 +1,236 @@
+"""HostState and RequestSpec: what filters and weighers look at.
+
+Both are plain objects without I/O, so filters, weighers and their tests
+build them directly: ``HostState("host1", {"total_capacity_gb": 100, ...})``
+and ``RequestSpec(size=10)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any, Iterable
+
+from common import exception
+
+# The scheduler hints capstan understands; each names a list of volume ids.
+HINTS = ("different_host", "same_host")
+
+
+@dataclasses.dataclass
+class RequestSpec:
+    """One volume to place.
+
+    ``volume_hosts`` maps the volume ids named by the hints to their hosts;
+    the HostManager fills it before filtering (filters do no I/O).
+    """
+
+    size: int
+    volume_id: str | None = None
+    availability_zone: str | None = None
+    scheduler_hints: dict = dataclasses.field(default_factory=dict)
+    volume_hosts: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._hint_ids = {hint: _id_list(hint, self.scheduler_hints.get(hint))
+                          for hint in HINTS}
+
+    @classmethod
+    def from_dict(cls, volume_id: str, spec: Any) -> "RequestSpec":
+        """Build from an RPC ``request_spec``; raise Invalid if malformed."""
+        if not isinstance(spec, dict):
+            raise exception.Invalid("request_spec must be an object")
+        size = spec.get("size")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise exception.Invalid(f"size must be an integer >= 1, "
+                                    f"not {size!r}")
+        zone = spec.get("availability_zone")
+        if zone is not None and not isinstance(zone, str):
+            raise exception.Invalid(f"availability_zone must be a string, "
+                                    f"not {zone!r}")
+        hints = spec.get("scheduler_hints")
+        hints = {} if hints is None else hints
+        if not isinstance(hints, dict):
+            raise exception.Invalid("scheduler_hints must be an object")
+        return cls(size=size, volume_id=volume_id, availability_zone=zone,
+                   scheduler_hints=hints)
+
+    @classmethod
+    def from_volume(cls, volume: Any) -> "RequestSpec":
+        """Rebuild the request of a volume row (for a re-send)."""
+        return cls.from_dict(volume.id, {
+            "size": volume.size,
+            "availability_zone": volume.availability_zone,
+            "scheduler_hints": volume.scheduler_hints})
+
+    def hinted_ids(self, hint: str) -> tuple[str, ...]:
+        """The volume ids named by scheduler hint ``hint`` (maybe none)."""
+        return self._hint_ids.get(hint, ())
+
+    def all_hinted_ids(self) -> list[str]:
+        return [volume_id for hint in HINTS
+                for volume_id in self._hint_ids[hint]]
+
+    def __str__(self) -> str:
+        parts = [f"size {self.size} GiB"]
+        if self.availability_zone:
+            parts.append(f"availability zone {self.availability_zone!r}")
+        for hint in HINTS:
+            if self._hint_ids[hint]:
+                parts.append(f"{hint} {', '.join(self._hint_ids[hint])}")
+        return ", ".join(parts)
+
+
+def _id_list(hint: str, value: Any) -> tuple[str, ...]:
+    # nova accepts one id or a list; so do we.
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(
+            isinstance(item, str) for item in value):
+        raise exception.Invalid(f"scheduler hint {hint} must be a list of "
+                                f"volume ids")
+    return tuple(dict.fromkeys(value))
+
+
+class HostState:
+    """What the scheduler knows of one volume host.
+
+    Capacity comes from the host's last report, minus the placements made
+    here since that report was sent; ``volume_ids`` from the host's last
+    volume list plus the placements made since that list was sent.
+    Capabilities a host leaves out get defaults: provisioned capacity is
+    the allocated capacity, the over-subscription ratio 1.0, thick volumes.
+    """
+
+    def __init__(self, host: str, capabilities: dict | None = None, *,
+                 timestamp: float = 0.0,
+                 volume_ids: Iterable[str] = ()) -> None:
+        self.host = host
+        self.capabilities: dict = {}
+        self.availability_zone: str | None = None
+        self.total_capacity_gb: float = 0
+        self.free_capacity_gb: float = 0
+        self.allocated_capacity_gb: float = 0
+        self.provisioned_capacity_gb: float = 0
+        self.max_over_subscription_ratio = 1.0
+        self.thin_provisioning = False
+        self.reported_at: float | None = None
+        self.synced_at: float | None = None
+        self.volume_ids: set[str] = set(volume_ids)
+        # (placed_at, volume_id, size) of placements not yet known to be in
+        # both a report and a volume list sent after them.
+        self._placements: list[tuple[float, str | None, int]] = []
+        if capabilities is not None:
+            self.update_capabilities(capabilities, timestamp)
+
+    @property
+    def virtual_free_capacity_gb(self) -> float:
+        """Capacity that can still be promised (thin: over-subscribed)."""
+        if self.thin_provisioning:
+            return (self.total_capacity_gb * self.max_over_subscription_ratio
+                    - self.provisioned_capacity_gb)
+        return self.free_capacity_gb
+
+    def update_capabilities(self, capabilities: dict,
+                            timestamp: float) -> bool:
+        """Take a report sent at ``timestamp``; False if it is stale."""
+        if self.reported_at is not None and timestamp < self.reported_at:
+            return False
+        self.reported_at = timestamp
+        self.capabilities = dict(capabilities)
+        self.availability_zone = capabilities.get("availability_zone")
+        self.total_capacity_gb = _number(capabilities, "total_capacity_gb", 0)
+        self.free_capacity_gb = _number(capabilities, "free_capacity_gb", 0)
+        self.allocated_capacity_gb = _number(
+            capabilities, "allocated_capacity_gb", 0)
+        self.provisioned_capacity_gb = _number(
+            capabilities, "provisioned_capacity_gb",
+            self.allocated_capacity_gb)
+        self.max_over_subscription_ratio = max(1.0, float(_number(
+            capabilities, "max_over_subscription_ratio", 1.0)))
+        self.thin_provisioning = capabilities.get("thin_provisioning") is True
+        # Placements the report cannot know of yet stay applied.
+        for placed_at, _volume_id, size in self._placements:
+            if placed_at > timestamp:
+                self._apply(size)
+        self._forget_reported_placements()
+        return True
+
+    def sync_volume_ids(self, volume_ids: Iterable[str], timestamp: float
+                        ) -> tuple[set[str], set[str]] | None:
+        """Replace the volume ids; return (removed, added), None if stale."""
+        if self.synced_at is not None and timestamp < self.synced_at:
+            return None
+        self.synced_at = timestamp
+        new = set(volume_ids)
+        new.update(volume_id for placed_at, volume_id, _ in self._placements
+                   if placed_at > timestamp and volume_id)
+        old, self.volume_ids = self.volume_ids, new
+        self._forget_reported_placements()
+        return old - new, new - old
+
+    def consume_from_request(self, spec: RequestSpec,
+                             now: float | None = None) -> None:
+        """Count the placement of ``spec`` here until a report shows it."""
+        now = time.time() if now is None else now
+        self._apply(spec.size)
+        if spec.volume_id:
+            self.volume_ids.add(spec.volume_id)
+        self._placements.append((now, spec.volume_id, spec.size))
+
+    def release(self, spec: RequestSpec) -> None:
+        """Undo :meth:`consume_from_request` of an abandoned placement."""
+        for index in range(len(self._placements) - 1, -1, -1):
+            _placed_at, volume_id, size = self._placements[index]
+            if volume_id == spec.volume_id and size == spec.size:
+                del self._placements[index]
+                self._apply(-size)
+                break
+        if spec.volume_id:
+            self.volume_ids.discard(spec.volume_id)
+
+    def pool(self) -> dict:
+        """``{"host", "capabilities"}`` as the scheduler sees them now."""
+        capabilities = dict(self.capabilities)
+        capabilities.update(
+            availability_zone=self.availability_zone,
+            total_capacity_gb=self.total_capacity_gb,
+            free_capacity_gb=self.free_capacity_gb,
+            allocated_capacity_gb=self.allocated_capacity_gb,
+            provisioned_capacity_gb=self.provisioned_capacity_gb,
+            max_over_subscription_ratio=self.max_over_subscription_ratio,
+            thin_provisioning=self.thin_provisioning)
+        return {"host": self.host, "capabilities": capabilities}
+
+    def _apply(self, size: int) -> None:
+        self.free_capacity_gb -= size
+        self.allocated_capacity_gb += size
+        self.provisioned_capacity_gb += size
+
+    def _forget_reported_placements(self) -> None:
+        marks = [mark for mark in (self.reported_at, self.synced_at)
+                 if mark is not None]
+        if marks and self._placements:
+            seen = min(marks)
+            self._placements = [p for p in self._placements if p[0] > seen]
+
+    def __repr__(self) -> str:
+        return (f"HostState({self.host!r}, free={self.free_capacity_gb}, "
+                f"total={self.total_capacity_gb}, "
+                f"zone={self.availability_zone!r})")
+
+
+def _number(capabilities: dict, key: str, default: float) -> float:
+    # A driver may send "unknown" or nothing; neither may break a placement.
+    value = capabilities.get(key)
+    if isinstance(value, bool) or value is None:
+        return default
+    if isinstance(value, (int, float)):
+        return value if math.isfinite(value) else default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) else default
