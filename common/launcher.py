@@ -31,6 +31,8 @@ from typing import Any, Callable, NoReturn
 import eventlet
 import eventlet.hubs
 
+from common.exception import CapstanError
+
 LOG = logging.getLogger(__name__)
 
 _POLL_INTERVAL = 0.1
@@ -38,6 +40,10 @@ _PARENT_CHECK_INTERVAL = 0.5
 # NOTE(capstan): a worker needs a moment past its own graceful timeout to
 # exit; after that the parent stops waiting and SIGKILLs it.
 _KILL_GRACE = 2.0
+# A worker dying sooner than this after its start is respawned with a
+# doubling delay, up to the maximum.
+_QUICK_EXIT = 10.0
+_MAX_BACKOFF = 60.0
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -115,7 +121,10 @@ class _Running:
 
     def _wait(self) -> None:
         try:
-            self.service.wait()
+            # A wait() that returns False says the stop gave up on work in
+            # flight (graceful_shutdown_timeout): not a clean exit.
+            if self.service.wait() is False:
+                self.failed = True
         except Exception:
             self.failed = True
             LOG.exception("service %s failed", self.service)
@@ -186,7 +195,9 @@ class ServiceLauncher:
             _call_logged(running.service.reset)
 
     def _shutdown(self) -> int:
-        deadline = time.monotonic() + self._timeout
+        # The services drain within the timeout themselves; the grace lets
+        # them mark their records stopped before we give up on them.
+        deadline = time.monotonic() + self._timeout + _KILL_GRACE
         for running in self._running:
             running.begin_stop(graceful=True)
         self._status = self._await_stopped(deadline)
@@ -217,14 +228,28 @@ class ServiceLauncher:
 class _Slot:
     """One worker position: its factory and the pid currently filling it."""
 
-    def __init__(self, factory: Callable[[], Any]) -> None:
+    def __init__(self, factory: Callable[[], Any], throttle: float) -> None:
         self.factory = factory
         self.pid: int | None = None
         self.forked_at = -math.inf
+        self.throttle = throttle
+        self.delay = throttle
 
-    def respawn_due(self, now: float, throttle: float) -> bool:
-        """Whether an empty slot may fork again (at most once per throttle)."""
-        return self.pid is None and now - self.forked_at >= throttle
+    def respawn_due(self, now: float) -> bool:
+        """Whether an empty slot may fork again."""
+        return self.pid is None and now - self.forked_at >= self.delay
+
+    def exited(self, now: float) -> None:
+        """Back off while the worker keeps dying soon after its start.
+
+        A worker that cannot start (database down, schema not synced) would
+        otherwise be forked again every throttle seconds for ever.
+        """
+        self.pid = None
+        if now - self.forked_at < _QUICK_EXIT:
+            self.delay = min(max(self.delay * 2, self.throttle), _MAX_BACKOFF)
+        else:
+            self.delay = self.throttle
 
 
 class ProcessLauncher:
@@ -246,7 +271,7 @@ class ProcessLauncher:
         if workers < 1:
             raise ValueError("workers must be at least 1, not %r" % workers)
         for _ in range(workers):
-            slot = _Slot(factory)
+            slot = _Slot(factory, self._throttle)
             self._slots.append(slot)
             self._fork(slot)
 
@@ -289,7 +314,7 @@ class ProcessLauncher:
     def _respawn(self) -> None:
         now = time.monotonic()
         for slot in self._slots:
-            if slot.respawn_due(now, self._throttle):
+            if slot.respawn_due(now):
                 self._fork(slot)
 
     def _reap(self) -> list[int]:
@@ -299,9 +324,13 @@ class ProcessLauncher:
             code = None if slot.pid is None else _poll_exit(slot.pid)
             if code is None:
                 continue
-            log = LOG.info if self._stopping else LOG.warning
-            log("worker %d exited with status %d", slot.pid, code)
-            slot.pid = None
+            pid = slot.pid
+            slot.exited(time.monotonic())
+            if self._stopping:
+                LOG.info("worker %d exited with status %d", pid, code)
+            else:
+                LOG.warning("worker %d exited with status %d; respawning in "
+                            "%.1f s", pid, code, slot.delay)
             codes.append(code)
         return codes
 
@@ -365,6 +394,9 @@ class ProcessLauncher:
             launcher = ServiceLauncher(self._timeout, self._reload_config)
             launcher.launch_service(factory())
             status = launcher.wait()
+        except CapstanError as exc:
+            # An expected failure (a backend away at start): one line.
+            LOG.error("worker %d cannot start: %s", os.getpid(), exc)
         except BaseException:
             LOG.exception("worker %d failed", os.getpid())
         finally:

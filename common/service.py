@@ -12,6 +12,7 @@ import logging
 import os
 import random
 import sys
+import time
 from typing import Any, Callable
 
 import eventlet
@@ -146,6 +147,9 @@ class Service:
                                        conf.periodic_fuzzy_delay),
             service_name=service_name)
 
+    def __repr__(self) -> str:
+        return f"<Service {self.binary} {self.topic}@{self.host}>"
+
     @property
     def service_id(self) -> int | None:
         return self.record.service_id
@@ -181,25 +185,30 @@ class Service:
                 self._drain.kill()
             return
         self._stopping = True
+        # One budget for the whole drain, so that the record is marked
+        # stopped within graceful_shutdown_timeout, not twice that.
         timeout = self.conf.graceful_shutdown_timeout if graceful else 0
+        deadline = time.monotonic() + timeout
+        clean = True
         if self._rpc_server is not None:
-            self._stop_rpc_server(timeout)
-        self.timers.stop(timeout)
+            clean = self._stop_rpc_server(timeout)
+        self.timers.stop(max(0.0, deadline - time.monotonic()))
         self.record.mark_stopped()
         LOG.info("%s on %s stopped", self.binary, self.host)
-        self._done.send(None)
+        self._done.send(clean)
 
-    def _stop_rpc_server(self, timeout: float) -> None:
+    def _stop_rpc_server(self, timeout: float) -> bool:
+        """Stop consuming; return whether every call in flight finished."""
         self._rpc_server.stop()
         if not timeout:
-            return
+            return False
         # oslo.messaging's wait() has no timeout of its own; run it aside
         # and give up on calls that outlive graceful_shutdown_timeout.
         self._drain = eventlet.spawn(self._rpc_server.wait)
         try:
             with eventlet.Timeout(timeout, False):
                 self._drain.wait()
-                return
+                return True
             LOG.warning("RPC calls still running after %ss; stopping "
                         "anyway", timeout)
         except greenlet.GreenletExit:
@@ -207,10 +216,11 @@ class Service:
                         "calls in flight")
         finally:
             self._drain = None
+        return False
 
-    def wait(self) -> None:
-        """Block until the service has stopped."""
-        self._done.wait()
+    def wait(self) -> bool:
+        """Block until stopped; False if the stop gave up on RPC calls."""
+        return self._done.wait()
 
     def kill(self) -> None:
         """Stop at once and delete the service record."""
@@ -226,11 +236,23 @@ def load_manager(path: str | type) -> type:
     """Import a manager class by dotted path; ManagerNotFound otherwise."""
     if isinstance(path, type):
         return path
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name or not class_name:
+        raise exception.ManagerNotFound(
+            name=path, reason="not a dotted path module.Class")
     try:
-        return importutils.import_class(path)
-    except (ImportError, ValueError, AttributeError) as exc:
+        module = importutils.import_module(module_name)
+    except (ImportError, ValueError) as exc:
         raise exception.ManagerNotFound(name=path,
                                         reason=_one_line(exc)) from None
+    # NOTE(capstan): not importutils.import_class, whose error for a
+    # missing class embeds a whole formatted traceback in its message.
+    try:
+        return getattr(module, class_name)
+    except AttributeError:
+        raise exception.ManagerNotFound(
+            name=path, reason=f"module {module_name} has no attribute "
+                              f"{class_name}") from None
 
 
 def _pick(value: float | None, default: float) -> float:

@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     cmd.setup_logging(conf)
     factory = functools.partial(build_service, conf, conf.topic, manager_cls)
     try:
-        return _run(conf, factory, conf.workers or conf.worker.workers)
+        cmd.exit_process(
+            _run(conf, factory, conf.workers or conf.worker.workers))
     except exception.CapstanError as exc:
         error = str(exc)
     LOG.error("worker for topic %s cannot start: %s", conf.topic, error)

@@ -268,25 +268,48 @@ def test_service_launcher_start_error_reaches_caller():
 
 
 def test_slot_respawn_due_within_throttle_is_false():
-    slot = launcher_mod._Slot(factory=object)
+    slot = launcher_mod._Slot(factory=object, throttle=1.0)
     slot.forked_at = 10.0
-    assert not slot.respawn_due(now=10.5, throttle=1.0)
+    assert not slot.respawn_due(now=10.5)
 
 
 def test_slot_respawn_due_after_throttle_is_true():
-    slot = launcher_mod._Slot(factory=object)
+    slot = launcher_mod._Slot(factory=object, throttle=1.0)
     slot.forked_at = 10.0
-    assert slot.respawn_due(now=11.0, throttle=1.0)
+    assert slot.respawn_due(now=11.0)
 
 
 def test_slot_respawn_due_while_worker_runs_is_false():
-    slot = launcher_mod._Slot(factory=object)
+    slot = launcher_mod._Slot(factory=object, throttle=1.0)
     slot.pid = 12345
-    assert not slot.respawn_due(now=100.0, throttle=1.0)
+    assert not slot.respawn_due(now=100.0)
 
 
 def test_slot_respawn_due_never_forked_is_true():
-    assert launcher_mod._Slot(factory=object).respawn_due(0.0, throttle=1.0)
+    assert launcher_mod._Slot(factory=object, throttle=1.0).respawn_due(0.0)
+
+
+def test_slot_exited_soon_after_start_doubles_delay_up_to_max():
+    slot = launcher_mod._Slot(factory=object, throttle=1.0)
+    delays = []
+    for _ in range(10):
+        slot.forked_at = 100.0
+        slot.pid = 1
+        slot.exited(now=101.0)
+        delays.append(slot.delay)
+    assert delays[:4] == [2.0, 4.0, 8.0, 16.0]
+    assert delays[-1] == launcher_mod._MAX_BACKOFF
+    assert not slot.respawn_due(now=101.0 + 30)
+
+
+def test_slot_exited_after_long_run_resets_delay():
+    slot = launcher_mod._Slot(factory=object, throttle=1.0)
+    slot.delay = 32.0
+    slot.forked_at = 100.0
+    slot.pid = 1
+    slot.exited(now=100.0 + launcher_mod._QUICK_EXIT + 1)
+    assert slot.delay == 1.0
+    assert slot.pid is None
 
 
 def test_process_launcher_launch_service_without_workers_raises():
