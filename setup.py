@@ -14,7 +14,8 @@ setup(
                                     "common", "common.*"]),
     package_data={"common.db": ["migrations/*.py", "migrations/*.mako",
                                 "migrations/versions/*.py"]},
-    data_files=[("etc/capstan", ["etc/capstan.conf.sample"])],
+    data_files=[("etc/capstan", ["etc/capstan.conf.sample",
+                                 "etc/api-paste.ini"])],
     install_requires=[
         "eventlet>=0.40.3,<0.42",
         "oslo.messaging>=18.0,<19",
@@ -32,6 +33,10 @@ setup(
         "Paste>=3.10,<4",
         "WebOb>=1.8,<2",
         "Routes>=2.5,<3",
+        # The API's healthcheck opens one AMQP connection without retries.
+        "amqp>=5.2,<6",
+        # Read directly by api/policy.py to report a broken policy.yaml.
+        "PyYAML>=6.0,<7",
     ],
     extras_require={
         "test": [
@@ -52,6 +57,9 @@ setup(
         ],
         "oslo.config.opts": [
             "capstan = common.config:list_opts",
+        ],
+        "oslo.policy.policies": [
+            "capstan = api.policy:list_rules",
         ],
     },
 )

@@ -17,6 +17,7 @@ responses, most specific first. The tree::
      +-- NoValidHost             the scheduler found no host for a request
      +-- DriverNotFound          a driver name loads nothing
      +-- ManagerNotFound         a manager path loads nothing
+     +-- PasteConfigError        the paste file (api-paste.ini) cannot be loaded
 """
 from __future__ import annotations
 
@@ -104,3 +105,13 @@ class DriverNotFound(CapstanError):
 
 class ManagerNotFound(CapstanError):
     msg_fmt = "Cannot load manager %(name)s: %(reason)s"
+
+
+class PasteConfigError(CapstanError):
+    """Raised when the paste file cannot be loaded into a WSGI app.
+
+    The one-line message names the file and the section or app at fault;
+    ``api-server`` prints it and exits instead of serving.
+    """
+
+    msg_fmt = "cannot load %(name)r from %(path)s: %(reason)s"

@@ -1,0 +1,23 @@
+"""What the REST application needs from the process that serves it.
+
+``api-server`` builds one :class:`APIDeps` and hands it to
+:func:`api.factories.load_app`; every paste factory takes what it needs from
+it. Nothing in ``api/`` builds a config, an engine or a transport itself.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import oslo_messaging
+from oslo_config import cfg
+
+from common.db.api import Database
+
+
+@dataclasses.dataclass
+class APIDeps:
+    """The config, database and RPC transport shared by the whole API."""
+
+    conf: cfg.ConfigOpts
+    db: Database
+    transport: oslo_messaging.Transport

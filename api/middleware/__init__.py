@@ -1,0 +1,1 @@
+"""The API's paste filters; etc/api-paste.ini puts them in order."""

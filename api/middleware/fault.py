@@ -1,0 +1,165 @@
+"""``faultwrap``: the one place where exceptions become HTTP responses.
+
+Checked in this order, most specific first::
+
+    common.exception.NotFound            404
+    common.exception.Invalid             400
+    common.exception.Conflict            409
+    common.exception.NotAuthorized       401
+    common.exception.Forbidden           403
+    common.exception.ServiceUnavailable  503  (generic message; detail logged)
+    oslo.messaging RemoteError,
+      RPCVersionCapError, InvalidTarget  500  (a bug, not an outage)
+    oslo.messaging MessagingException    503  (timeout, delivery, transport)
+    api.wsgi_util.HTTPError              its own status (404/405 of the router,
+                                              415 of body parsing)
+    webob.exc.HTTPException              its own status (413 of sizelimit)
+    anything else                        500  (generic message; traceback
+                                               in the log only)
+
+Every error answers ``{"error": {"code", "title", "message",
+"request_id"}}``. An inner layer that *answers* with an error of another
+shape is rewritten to this one with the same status: oslo.middleware's
+filters are wrapped in ``webob.dec.wsgify``, which renders a webob
+exception as HTML, text or webob's own JSON. So a client never sees HTML
+or a traceback.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable
+
+import oslo_messaging
+import webob
+import webob.exc
+
+from api import wsgi_util
+from common import exception
+
+LOG = logging.getLogger(__name__)
+
+DOMAIN_STATUS: tuple[tuple[type[BaseException], int], ...] = (
+    (exception.NotFound, 404),
+    (exception.Invalid, 400),
+    (exception.Conflict, 409),
+    (exception.NotAuthorized, 401),
+    (exception.Forbidden, 403),
+)
+
+# Programming errors that happen to travel through oslo.messaging.
+MESSAGING_BUGS = (oslo_messaging.RemoteError,
+                  oslo_messaging.RPCVersionCapError,
+                  oslo_messaging.InvalidTarget)
+
+UNAVAILABLE = ("A backend service (database or message bus) is "
+               "unavailable; try again later.")
+UNEXPECTED = ("An unexpected error occurred; report the request_id to the "
+              "operator.")
+
+# Headers of a webob HTTPException that matter to the client.
+KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Location")
+
+StartResponse = Callable[..., Any]
+
+
+class FaultWrapper:
+    """Turn whatever the inner app raises into a JSON error response."""
+
+    def __init__(self, application: Callable) -> None:
+        self.application = application
+
+    def __call__(self, environ: dict,
+                 start_response: StartResponse) -> Iterable[bytes]:
+        req = webob.Request(environ)
+        try:
+            response = req.get_response(self.application)
+        except webob.exc.HTTPRedirection as exc:
+            response = exc  # not an error: a redirect passes unchanged
+        except Exception as exc:  # noqa: BLE001 - this is the catch-all
+            response = fault_response(req, exc)
+        else:
+            if response.status_code >= 400 and not _is_ours(response):
+                response = _rewrite(req, response)
+        return response(environ, start_response)
+
+
+def fault_response(req: webob.Request, exc: Exception) -> webob.Response:
+    """Return the JSON error response for ``exc`` raised by ``req``."""
+    request_id = wsgi_util.request_id_of(req.environ)
+    code, message = _classify(req, exc, request_id)
+    response = wsgi_util.json_response(
+        wsgi_util.error_body(code, message, request_id), status=code)
+    if isinstance(exc, wsgi_util.HTTPError):
+        response.headers.update(exc.headers)
+    elif isinstance(exc, webob.exc.HTTPException):
+        _keep_headers(exc, response)
+    return response
+
+
+def _classify(req: webob.Request, exc: Exception,
+              request_id: str | None) -> tuple[int, str]:
+    for kind, code in DOMAIN_STATUS:
+        if isinstance(exc, kind):
+            LOG.info("%s %s answered %d: %s", req.method, req.path, code,
+                     exc)
+            return code, str(exc)
+    if isinstance(exc, exception.ServiceUnavailable) or (
+            isinstance(exc, oslo_messaging.MessagingException)
+            and not isinstance(exc, MESSAGING_BUGS)):
+        # The detail may name internal hosts; it goes to the log only.
+        LOG.warning("%s %s answered 503 (request %s): %s: %s", req.method,
+                    req.path, request_id, type(exc).__name__, exc)
+        return 503, UNAVAILABLE
+    if isinstance(exc, wsgi_util.HTTPError):
+        LOG.info("%s %s answered %d: %s", req.method, req.path, exc.code,
+                 exc.message)
+        return exc.code, exc.message
+    if isinstance(exc, webob.exc.HTTPException):
+        LOG.info("%s %s answered %d: %s", req.method, req.path, exc.code,
+                 _webob_message(exc))
+        return exc.code, _webob_message(exc)
+    LOG.exception("%s %s failed unexpectedly (request %s)", req.method,
+                  req.path, request_id)
+    return 500, UNEXPECTED
+
+
+def _webob_message(exc: webob.exc.WSGIHTTPException) -> str:
+    return exc.detail or _default_message(exc.code)
+
+
+def _default_message(code: int) -> str:
+    cls = webob.exc.status_map.get(code)
+    # Only messages a class states for itself: inherited ones are generic
+    # ("malformed or otherwise incorrect") and would mislead.
+    if cls is not None and "explanation" in vars(cls):
+        return cls.explanation
+    return wsgi_util.status_title(code)
+
+
+def _is_ours(response: webob.Response) -> bool:
+    """Whether an error response already has the capstan error body."""
+    if response.content_type != wsgi_util.JSON_TYPE:
+        return False
+    try:
+        body = response.json_body
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), dict)
+
+
+def _rewrite(req: webob.Request, response: webob.Response) -> webob.Response:
+    code = response.status_code
+    request_id = wsgi_util.request_id_of(req.environ)
+    LOG.info("%s %s answered %d from an inner layer", req.method, req.path,
+             code)
+    rewritten = wsgi_util.json_response(
+        wsgi_util.error_body(code, _default_message(code), request_id),
+        status=code)
+    _keep_headers(response, rewritten)
+    return rewritten
+
+
+def _keep_headers(source: webob.Response, target: webob.Response) -> None:
+    for name in KEPT_HEADERS:
+        if name in source.headers:
+            target.headers[name] = source.headers[name]
