@@ -18,10 +18,7 @@ def load_class(namespace: str, name: str) -> type:
     reason otherwise.
     """
     if "." in name or ":" in name:
-        try:
-            return importutils.import_class(name.replace(":", "."))
-        except (ImportError, ValueError, AttributeError) as exc:
-            raise exception.DriverNotFound(name=name, reason=str(exc)) from None
+        return _import_class(name)
     try:
         manager = stevedore_driver.DriverManager(namespace, name,
                                                  invoke_on_load=False)
@@ -33,6 +30,25 @@ def load_class(namespace: str, name: str) -> type:
     except ImportError as exc:
         raise exception.DriverNotFound(name=name, reason=str(exc)) from None
     return manager.driver
+
+
+def _import_class(name: str) -> type:
+    module_name, _, class_name = name.replace(":", ".").rpartition(".")
+    if not module_name or not class_name:
+        raise exception.DriverNotFound(
+            name=name, reason="not a dotted path module.Class")
+    try:
+        module = importutils.import_module(module_name)
+    except (ImportError, ValueError) as exc:
+        raise exception.DriverNotFound(name=name, reason=str(exc)) from None
+    # NOTE(capstan): not importutils.import_class, whose error for a missing
+    # class embeds a whole formatted traceback in its message.
+    try:
+        return getattr(module, class_name)
+    except AttributeError:
+        raise exception.DriverNotFound(
+            name=name, reason=f"module {module_name} has no attribute "
+                              f"{class_name}") from None
 
 
 def load(namespace: str, name: str, *args: Any, **kwargs: Any) -> Any:

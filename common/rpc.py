@@ -1,15 +1,21 @@
 """oslo.messaging glue: transports, servers, clients and the serializer.
 
-NOTE(capstan): each ``fake://`` transport object is its own bus. In one
-process every service and client must share one transport object, so this
-module never creates a transport where it is used: callers pass one in.
+NOTE(capstan): in one process every service and client must share one
+transport object, so this module never creates a transport where it is
+used: callers pass one in. With ``fake://`` this matters twice over: every
+fake transport of a process uses the same in-memory exchanges (oslo.messaging
+18.3.1 keeps them on a class), so two of them are not isolated buses, and
+``cleanup()`` of any one of them empties the queues of all the others.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Any
+from typing import Any, Iterator
 
+import eventlet
 import oslo_messaging as messaging
+from kombu import exceptions as kombu_exceptions
 from oslo_config import cfg
 from oslo_messaging.rpc import dispatcher
 
@@ -68,12 +74,75 @@ def get_server(transport: messaging.Transport, target: messaging.Target,
 
 def get_client(transport: messaging.Transport, target: messaging.Target, *,
                version_cap: str | None = None, retry: int | None = None,
-               timeout: float | None = None) -> messaging.RPCClient:
+               timeout: float | None = None) -> "Client":
     """Build an RPC client.
 
     ``retry`` bounds the broker reconnection attempts of every send (None
     retries for ever, which a worker may do but a REST request must not).
     """
-    return messaging.get_rpc_client(
+    return Client(messaging.get_rpc_client(
         transport, target, version_cap=version_cap, retry=retry,
-        timeout=timeout, serializer=RequestContextSerializer())
+        timeout=timeout, serializer=RequestContextSerializer()))
+
+
+class Client:
+    """An oslo.messaging RPC client that keeps the promise of ``retry``.
+
+    NOTE(capstan): against an unreachable broker oslo.messaging 18.3.1
+    breaks a finite ``retry`` in two ways: a cast raises kombu's
+    OperationalError instead of MessageDeliveryFailure, and a call blocks
+    for ever opening its reply queue, a connection that ignores ``retry``.
+    This wrapper turns the first into MessageDeliveryFailure and ends a call
+    with a finite retry at its timeout with MessagingTimeout.
+    """
+
+    # Leeway given to oslo.messaging's own reply timeout, so that the guard
+    # fires only when the call is stuck before it has even been sent.
+    _GUARD_GRACE = 1.0
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def prepare(self, **kwargs: Any) -> "Client":
+        return Client(self._client.prepare(**kwargs))
+
+    def can_send_version(self, version: str) -> bool:
+        return self._client.can_send_version(version)
+
+    def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
+        with _delivery_errors():
+            self._client.cast(ctxt, method, **kwargs)
+
+    def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
+        with _delivery_errors(), self._guard(method):
+            return self._client.call(ctxt, method, **kwargs)
+
+    @contextlib.contextmanager
+    def _guard(self, method: str) -> Iterator[None]:
+        retry = self._client.retry
+        if retry is None or retry < 0:
+            yield
+            return
+        timeout = self._client.timeout
+        if timeout is None:
+            timeout = self._client.conf.rpc_response_timeout
+        guard = eventlet.Timeout(timeout + self._GUARD_GRACE)
+        try:
+            yield
+        except eventlet.Timeout as exc:
+            if exc is not guard:
+                raise
+            raise messaging.MessagingTimeout(
+                f"no reply to {method} within {timeout}s; is the broker "
+                "reachable?") from None
+        finally:
+            guard.cancel()
+
+
+@contextlib.contextmanager
+def _delivery_errors() -> Iterator[None]:
+    try:
+        yield
+    except kombu_exceptions.OperationalError as exc:
+        raise messaging.MessageDeliveryFailure(
+            f"cannot reach the message broker: {exc}") from exc

@@ -130,12 +130,10 @@ class VolumeManager(SchedulerDependentManager):
         return volume
 
     def _roll_back_extend(self, volume) -> None:
-        # The new size of an interrupted extend is not recorded anywhere,
-        # so put the backing file back at the size the row says.
-        try:
-            self.driver.extend_volume(volume.id, volume.size)
-        except Exception:
-            LOG.exception("restoring the size of volume %s failed", volume.id)
+        # The new size of an interrupted extend is not recorded anywhere, so
+        # the row keeps its old size. NOTE(capstan): the backing file may
+        # already have grown; drivers refuse to shrink (it would drop
+        # data), so it is left as it is and the fault says what happened.
         self.db.volume_cas(volume.id, "extending", status="available",
                            fault="extend interrupted by a restart of "
                                  f"{self.host}; size unchanged")

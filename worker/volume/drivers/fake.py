@@ -29,6 +29,9 @@ class FakeDriver(VolumeDriver):
     def extend_volume(self, volume_id: str, new_size_gb: int) -> None:
         if volume_id not in self.volumes:
             raise exception.VolumeNotFound(volume_id=volume_id)
+        if new_size_gb < self.volumes[volume_id]:
+            raise exception.Invalid(f"volume {volume_id} is larger than "
+                                    f"{new_size_gb} GiB; it cannot shrink")
         self.volumes[volume_id] = new_size_gb
 
     def list_volumes(self) -> list[str]:

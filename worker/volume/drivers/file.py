@@ -27,7 +27,8 @@ class FileDriver(VolumeDriver):
         os.makedirs(self.pool_path, exist_ok=True)
 
     def _path(self, volume_id: str) -> str:
-        if os.sep in volume_id or volume_id.startswith("."):
+        if (not volume_id or os.sep in volume_id or "\0" in volume_id
+                or volume_id.startswith(".")):
             raise exception.Invalid(f"bad volume id {volume_id!r}")
         return os.path.join(self.pool_path, volume_id + SUFFIX)
 
@@ -62,6 +63,10 @@ class FileDriver(VolumeDriver):
         path = self._path(volume_id)
         if not os.path.exists(path):
             raise exception.VolumeNotFound(volume_id=volume_id)
+        if os.path.getsize(path) > new_size_gb * GiB:
+            # truncate() would silently cut the volume's data off.
+            raise exception.Invalid(f"volume {volume_id} is larger than "
+                                    f"{new_size_gb} GiB; it cannot shrink")
         os.truncate(path, new_size_gb * GiB)
 
     def list_volumes(self) -> list[str]:

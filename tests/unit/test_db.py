@@ -1,0 +1,173 @@
+"""The Database facade, the migrations and the models, on both backends."""
+import eventlet
+from eventlet import event
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import exc as sa_exc
+
+from common import exception
+from common.db import migration, models
+from common.db.api import Database
+
+DEAD_PG = "postgresql+psycopg://postgres@127.0.0.1:1/capstan"
+
+
+def test_upgrade_reaches_head(database):
+    assert migration.current_revision(database) == migration.head_revision()
+    migration.check_schema(database)
+
+
+def test_upgrade_schema_matches_the_models(database):
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        diff = compare_metadata(context, models.Base.metadata)
+
+    assert diff == []
+
+
+def test_upgrade_run_twice_is_harmless(database):
+    migration.upgrade(database)
+
+    assert migration.current_revision(database) == migration.head_revision()
+
+
+def test_check_schema_on_an_empty_database_says_to_run_db_sync(db_url):
+    db = Database(db_url)
+    try:
+        with pytest.raises(exception.ServiceUnavailable,
+                           match="capstan-manage db sync"):
+            migration.check_schema(db)
+    finally:
+        db.dispose()
+
+
+def test_check_schema_on_an_unreachable_database_is_one_line():
+    db = Database(DEAD_PG)
+
+    with pytest.raises(exception.ServiceUnavailable) as info:
+        migration.check_schema(db)
+
+    assert "cannot reach the database" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("url", [
+    DEAD_PG, "sqlite:///{tmp_path}/no/such/dir/capstan.sqlite"],
+    ids=["postgresql", "sqlite"])
+def test_ping_unreachable_database_raises_service_unavailable(tmp_path, url):
+    db = Database(url.format(tmp_path=tmp_path))
+
+    with pytest.raises(exception.ServiceUnavailable,
+                       match="database unavailable"):
+        db.ping()
+
+
+def test_ping_reachable_database(database):
+    database.ping()
+
+
+def test_database_opens_no_engine_until_used():
+    db = Database(DEAD_PG)
+
+    assert db._engine is None
+    db.dispose()
+
+
+def test_service_create_one_live_row_per_host_and_topic(database):
+    database.service_create("h", "worker", "volume")
+
+    with pytest.raises(sa_exc.IntegrityError):
+        database.service_create("h", "worker", "volume")
+
+
+def test_service_create_soft_deleted_row_does_not_block(database):
+    first = database.service_create("h", "worker", "volume")
+    database.service_destroy(first.id)
+
+    second = database.service_create("h", "worker", "volume")
+
+    assert second.id != first.id
+    assert database.service_get_by_host_topic("h", "volume").id == second.id
+
+
+def test_service_create_same_host_other_topic_is_fine(database):
+    database.service_create("h", "worker", "volume")
+    database.service_create("h", "worker", "scheduler")
+    database.service_create("h2", "worker", "volume")
+
+    assert len(database.service_get_all()) == 3
+
+
+def test_service_get_all_filters_and_hides_deleted(database):
+    a = database.service_create("a", "worker", "volume")
+    b = database.service_create("b", "worker", "scheduler")
+    c = database.service_create("c", "api-server", "api")
+    database.service_destroy(c.id)
+
+    assert [r.id for r in database.service_get_all()] == [a.id, b.id]
+    assert [r.id for r in database.service_get_all(host="b")] == [b.id]
+    assert [r.id for r in database.service_get_all(topic="volume")] == [a.id]
+    assert database.service_get_all(binary="api-server") == []
+
+
+@pytest.mark.parametrize("call", [
+    lambda db: db.service_get(12345),
+    lambda db: db.service_update(12345, disabled=True),
+    lambda db: db.service_heartbeat(12345),
+    lambda db: db.service_destroy(12345),
+], ids=["get", "update", "heartbeat", "destroy"])
+def test_service_queries_on_a_missing_row_raise_not_found(database, call):
+    with pytest.raises(exception.ServiceNotFound, match="12345"):
+        call(database)
+
+
+def test_service_queries_on_a_deleted_row_raise_not_found(database):
+    row = database.service_create("h", "worker", "volume")
+    database.service_destroy(row.id)
+
+    with pytest.raises(exception.ServiceNotFound):
+        database.service_get(row.id)
+    with pytest.raises(exception.ServiceNotFound):
+        database.service_heartbeat(row.id)
+
+
+def test_session_rolls_back_on_error(database):
+    row = database.service_create("h", "worker", "volume")
+
+    with pytest.raises(RuntimeError):
+        with database.session() as session:
+            session.get(models.Service, row.id).disabled = True
+            raise RuntimeError("abort")
+
+    assert database.service_get(row.id).disabled is False
+
+
+def test_session_on_postgresql_does_not_block_other_green_threads(pg_url):
+    """psycopg waits through eventlet's hub (PSYCOPG_WAIT_FUNC)."""
+    db = Database(pg_url)
+    db.ping()       # connect first: only the query itself is under test
+    query_done = event.Event()
+    iterations = 0
+
+    def slow_query():
+        with db.session() as session:
+            session.execute(sa.text("SELECT pg_sleep(1)"))
+        query_done.send()
+
+    def counter():
+        nonlocal iterations
+        while not query_done.ready():
+            iterations += 1
+            eventlet.sleep(0.01)
+
+    query = eventlet.spawn(slow_query)
+    count = eventlet.spawn(counter)
+    query.wait()
+    count.wait()
+    db.dispose()
+
+    # A blocked hub lets the counter run once or twice; a free one lets it
+    # run close to 100 times during the one-second query.
+    assert iterations >= 30

@@ -1,0 +1,298 @@
+"""Service records and the heartbeat, on SQLite and PostgreSQL.
+
+Time is a fake clock injected into the Database (``Database.now``), so
+"stale" and "old" never depend on how fast the test runs.
+"""
+import datetime
+import logging
+
+import pytest
+
+from common import exception
+from common.db.api import Database
+from common.records import ServiceRecord, is_up
+
+DOWN_TIME = 60
+HOST = "host-a"
+TOPIC = "volume"
+
+
+class FakeClock:
+    """Naive-UTC wall clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.value = datetime.datetime(2031, 5, 6, 7, 8, 9)
+
+    def __call__(self) -> datetime.datetime:
+        return self.value
+
+    def advance(self, seconds: float) -> None:
+        self.value += datetime.timedelta(seconds=seconds)
+
+
+class FlakyDatabase(Database):
+    """A real Database whose heartbeats fail while ``outage`` is above 0."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.outage = 0
+
+    def service_heartbeat(self, service_id):
+        if self.outage > 0:
+            self.outage -= 1
+            raise exception.ServiceUnavailable("database unavailable: test")
+        return super().service_heartbeat(service_id)
+
+
+@pytest.fixture
+def clock(database):
+    fake = FakeClock()
+    database.now = fake
+    return fake
+
+
+def record_for(db, host=HOST, topic=TOPIC, binary="worker"):
+    return ServiceRecord(db, host=host, binary=binary, topic=topic)
+
+
+def up(db, service_id) -> bool:
+    return is_up(db.service_get(service_id), now=db.now(),
+                 service_down_time=DOWN_TIME)
+
+
+def test_register_creates_the_row_then_reuses_it(database, clock):
+    first = record_for(database).register()
+    second = record_for(database, binary="worker2").register()
+
+    assert first == second
+    rows = database.service_get_all()
+    assert [(r.id, r.host, r.topic, r.binary, r.state) for r in rows] == [
+        (first, HOST, TOPIC, "worker2", "running")]
+
+
+def test_register_marks_a_stopped_record_running(database, clock):
+    record = record_for(database)
+    service_id = record.register()
+    record.mark_stopped()
+
+    assert record_for(database).register() == service_id
+    assert database.service_get(service_id).state == "running"
+    assert up(database, service_id)
+
+
+def test_register_keeps_one_record_per_topic_on_a_host(database, clock):
+    volume = record_for(database, topic="volume").register()
+    scheduler = record_for(database, topic="scheduler").register()
+
+    assert volume != scheduler
+    assert len(database.service_get_all(host=HOST)) == 2
+
+
+def test_heartbeat_bumps_report_count_and_last_seen_up(database, clock):
+    record = record_for(database)
+    service_id = record.register()
+    before = database.service_get(service_id)
+
+    clock.advance(10)
+    assert record.heartbeat() is True
+
+    after = database.service_get(service_id)
+    assert after.report_count == before.report_count + 1
+    assert after.last_seen_up == clock.value
+    assert after.last_seen_up > before.last_seen_up
+
+
+def test_is_up_for_a_fresh_record(database, clock):
+    service_id = record_for(database).register()
+
+    assert up(database, service_id)
+
+
+def test_is_up_false_when_forced_down(database, clock):
+    service_id = record_for(database).register()
+
+    database.service_update(service_id, forced_down=True)
+
+    assert not up(database, service_id)
+
+
+def test_is_up_false_once_stopped(database, clock):
+    record = record_for(database)
+    service_id = record.register()
+
+    record.mark_stopped()
+
+    assert database.service_get(service_id).state == "stopped"
+    assert not up(database, service_id)
+
+
+def test_is_up_false_when_last_seen_up_is_stale(database, clock):
+    record = record_for(database)
+    service_id = record.register()
+
+    clock.advance(DOWN_TIME)
+    assert up(database, service_id)
+    clock.advance(1)
+    assert not up(database, service_id)
+
+    record.heartbeat()
+    assert up(database, service_id)
+
+
+def test_is_up_false_without_last_seen_up(database, clock):
+    service_id = record_for(database).register()
+    row = database.service_update(service_id, last_seen_up=None)
+
+    assert not is_up(row, now=clock(), service_down_time=DOWN_TIME)
+
+
+@pytest.mark.parametrize("values", [
+    {"disabled": True, "disabled_reason": "maintenance"},
+    {"disabled": False, "disabled_reason": None},
+], ids=["disable", "enable"])
+def test_service_update_disable_never_touches_last_seen_up(
+        database, clock, values):
+    service_id = record_for(database).register()
+    seen = database.service_get(service_id).last_seen_up
+
+    clock.advance(30)
+    row = database.service_update(service_id, **values)
+
+    assert row.last_seen_up == seen
+    assert database.service_get(service_id).last_seen_up == seen
+    assert database.service_get(service_id).disabled is values["disabled"]
+
+
+def test_heartbeat_survives_an_outage_and_logs_failure_once_and_recovery(
+        database, clock, caplog):
+    flaky = FlakyDatabase(database.url, now=clock)
+    record = record_for(flaky)
+    service_id = record.register()
+    count = flaky.service_get(service_id).report_count
+
+    flaky.outage = 3
+    with caplog.at_level(logging.DEBUG, logger="common.records"):
+        results = [record.heartbeat() for _ in range(4)]
+    flaky.dispose()
+
+    assert results == [False, False, False, True]
+    assert database.service_get(service_id).report_count == count + 1
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "heartbeat of host-a/volume failed" in warnings[0].getMessage()
+    recoveries = [r for r in caplog.records if "recovered" in r.getMessage()]
+    assert len(recoveries) == 1
+    assert recoveries[0].levelno == logging.INFO
+    assert "after 3 failed attempts" in recoveries[0].getMessage()
+
+
+def test_heartbeat_after_recovery_logs_a_new_outage_again(
+        database, clock, caplog):
+    flaky = FlakyDatabase(database.url, now=clock)
+    record = record_for(flaky)
+    record.register()
+
+    with caplog.at_level(logging.WARNING, logger="common.records"):
+        flaky.outage = 1
+        record.heartbeat()
+        record.heartbeat()
+        flaky.outage = 1
+        record.heartbeat()
+    flaky.dispose()
+
+    assert len([r for r in caplog.records if "failed" in r.getMessage()]) == 2
+
+
+@pytest.mark.parametrize("dead_url", [
+    "postgresql+psycopg://postgres@127.0.0.1:1/capstan",
+    "sqlite:///{tmp_path}/no/such/dir/capstan.sqlite",
+], ids=["postgresql_dead_port", "sqlite_missing_dir"])
+def test_heartbeat_against_an_unreachable_database_returns_false(
+        tmp_path, caplog, dead_url):
+    db = Database(dead_url.format(tmp_path=tmp_path))
+    record = record_for(db)
+    record.service_id = 1
+
+    with caplog.at_level(logging.WARNING, logger="common.records"):
+        assert record.heartbeat() is False
+        assert record.heartbeat() is False
+    db.dispose()
+
+    assert len(caplog.records) == 1
+    assert "\n" not in caplog.records[0].getMessage()
+
+
+def test_heartbeat_registers_again_if_the_row_was_deleted(database, clock):
+    record = record_for(database)
+    old_id = record.register()
+
+    database.service_destroy(old_id)
+    assert record.heartbeat() is True
+
+    assert record.service_id != old_id
+    live = database.service_get_by_host_topic(HOST, TOPIC)
+    assert live.id == record.service_id
+    assert live.state == "running"
+    with pytest.raises(exception.ServiceNotFound):
+        database.service_get(old_id)
+
+
+def test_mark_stopped_of_a_deleted_record_is_quiet(database, clock):
+    record = record_for(database)
+    record.register()
+    record.destroy()
+
+    record.mark_stopped()
+    record.destroy()
+
+    assert database.service_get_all() == []
+
+
+def test_destroy_soft_deletes_the_record(database, clock):
+    record = record_for(database)
+    service_id = record.register()
+
+    record.destroy()
+
+    assert database.service_get_by_host_topic(HOST, TOPIC) is None
+    with pytest.raises(exception.ServiceNotFound):
+        database.service_get(service_id)
+
+
+def _stopped(db, host, topic=TOPIC, disabled=False):
+    record = record_for(db, host=host, topic=topic)
+    service_id = record.register()
+    if disabled:
+        db.service_update(service_id, disabled=True)
+    record.mark_stopped()
+    return service_id
+
+
+def test_cleanup_stale_removes_only_old_stopped_enabled_of_the_topic(
+        database, clock):
+    old_stopped = _stopped(database, "old-stopped")
+    old_disabled = _stopped(database, "old-disabled", disabled=True)
+    old_other_topic = _stopped(database, "old-other-topic", topic="scheduler")
+    own = _stopped(database, HOST)
+    running = record_for(database, host="running").register()
+
+    clock.advance(DOWN_TIME + 1)
+    recent_stopped = _stopped(database, "recent-stopped")
+
+    me = record_for(database)
+    assert me.cleanup_stale(DOWN_TIME) == 1
+
+    live = {row.id for row in database.service_get_all()}
+    assert old_stopped not in live
+    assert live == {old_disabled, old_other_topic, own, running,
+                    recent_stopped}
+
+
+def test_cleanup_stale_keeps_records_stopped_within_down_time(
+        database, clock):
+    _stopped(database, "other")
+
+    clock.advance(DOWN_TIME - 1)
+
+    assert record_for(database).cleanup_stale(DOWN_TIME) == 0
+    assert len(database.service_get_all()) == 1
