@@ -103,6 +103,8 @@ class ServiceRecord:
 
     def mark_stopped(self) -> None:
         """Mark the record stopped so that it reads down at once."""
+        if self.service_id is None:
+            return  # never registered: nothing to mark
         try:
             self.db.service_update(self.service_id, state="stopped")
         except DB_ERRORS as exc:

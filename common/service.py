@@ -23,7 +23,7 @@ from oslo_config import cfg
 from oslo_utils import importutils
 
 from common import context as capstan_context
-from common import exception, rpc
+from common import config, exception, rpc
 from common.db import migration
 from common.db.api import Database
 from common.records import ServiceRecord
@@ -65,7 +65,13 @@ class ServiceTimers:
     def _heartbeat_loop(self) -> None:
         while True:
             self._sleep(self.report_interval)
-            self.record.heartbeat()
+            try:
+                self.record.heartbeat()
+            except Exception:
+                # heartbeat() already survives database outages; anything
+                # else is a bug, which must not silence the service for good.
+                LOG.exception("heartbeat of %s/%s failed", self.record.host,
+                              self.record.topic)
 
     def _periodic_loop(self) -> None:
         if self.periodic_fuzzy_delay:
@@ -74,8 +80,10 @@ class ServiceTimers:
             self._sleep(random.uniform(0, self.periodic_fuzzy_delay))
         while True:
             self._periodic_busy = True
-            idle = self._run_periodic_once()
-            self._periodic_busy = False
+            try:
+                idle = self._run_periodic_once()
+            finally:
+                self._periodic_busy = False
             self._sleep(min(idle, self.periodic_interval))
 
     def _run_periodic_once(self) -> float:
@@ -132,7 +140,8 @@ class Service:
         ``[DEFAULT] <topic>_manager``. Nothing is opened here.
         """
         host = host or conf.host
-        manager_cls = load_manager(manager or getattr(conf, f"{topic}_manager"))
+        manager_cls = load_manager(
+            manager or config.manager_path_for_topic(conf, topic))
         return cls(
             conf=conf, db=db, transport=transport, host=host,
             binary=binary or os.path.basename(sys.argv[0]) or "worker",
