@@ -19,10 +19,13 @@ import webob
 from api import wsgi_util
 from api.deps import APIDeps
 from api.policy import build_policy
+from api.v1.scheduler_stats import SchedulerStatsController
 from api.v1.services import ServicesController
 from api.v1.versions import VersionsController
+from api.v1.volumes import VolumesController
 
 GET = {"method": ["GET"]}
+POST = {"method": ["POST"]}
 PUT = {"method": ["PUT"]}
 DELETE = {"method": ["DELETE"]}
 ID = {"id": r"[0-9]+"}
@@ -96,6 +99,9 @@ def build_v1_app(deps: APIDeps) -> Router:
     policy = build_policy(deps.conf)
     versions = VersionsController()
     services = ServicesController(deps, policy)
+    # Built once per app: each holds its RPC clients for every request.
+    volumes = VolumesController(deps, policy)
+    scheduler_stats = SchedulerStatsController(deps, policy)
 
     mapper = routes_mapper()
     mapper.connect("/", handler=versions.show, conditions=GET)
@@ -104,6 +110,15 @@ def build_v1_app(deps: APIDeps) -> Router:
                    requirements=ID)
     mapper.connect("/services/{id}", handler=services.delete,
                    conditions=DELETE, requirements=ID)
-    # Volumes (/volumes, /volumes/{id}, /volumes/{id}/action) and
-    # /scheduler-stats/pools connect here, with their own controllers.
+    # Volume ids are checked by the controller: a malformed one is 404
+    # "volume not found", like an unknown one.
+    mapper.connect("/volumes", handler=volumes.index, conditions=GET)
+    mapper.connect("/volumes", handler=volumes.create, conditions=POST)
+    mapper.connect("/volumes/{id}", handler=volumes.show, conditions=GET)
+    mapper.connect("/volumes/{id}", handler=volumes.delete,
+                   conditions=DELETE)
+    mapper.connect("/volumes/{id}/action", handler=volumes.action,
+                   conditions=POST)
+    mapper.connect("/scheduler-stats/pools", handler=scheduler_stats.pools,
+                   conditions=GET)
     return Router(mapper)

@@ -1,0 +1,43 @@
+"""/v1/scheduler-stats/pools: the volume hosts as the scheduler sees them.
+
+Admin only (policy ``scheduler_stats:pools``). Each request is one RPC
+call to the scheduler topic, the only call the API makes: its timeout is
+short and its retry finite, so a scheduler that does not answer or a
+broker that is down gives the client a 503 within seconds.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import webob
+
+from api import wsgi_util
+from api.deps import APIDeps
+from api.policy import Policy
+from worker.scheduler import rpcapi as scheduler_rpcapi
+
+# Longest wait, in seconds, for the scheduler's answer; a smaller
+# [DEFAULT] rpc_response_timeout wins. The default of that option (60 s)
+# is far longer than a REST client should hang on a missing scheduler.
+POOLS_TIMEOUT = 10.0
+
+
+class SchedulerStatsController:
+    """Read-only views of the scheduler's state."""
+
+    def __init__(self, deps: APIDeps, policy: Policy,
+                 scheduler_api: Any = None) -> None:
+        self.policy = policy
+        self.scheduler_api = scheduler_api or scheduler_rpcapi.SchedulerAPI(
+            deps.transport, retry=deps.conf.rpc_client_retry,
+            timeout=min(deps.conf.rpc_response_timeout, POOLS_TIMEOUT))
+
+    def pools(self, req: webob.Request) -> webob.Response:
+        """GET /v1/scheduler-stats/pools"""
+        context = wsgi_util.context_of(req)
+        self.policy.authorize(context, "scheduler_stats:pools")
+        wsgi_util.query_params(req, ())
+        pools = self.scheduler_api.get_pools(context)
+        return wsgi_util.json_response({"pools": [
+            {"host": pool["host"], "capabilities": pool["capabilities"]}
+            for pool in pools]})
