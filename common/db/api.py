@@ -202,7 +202,7 @@ class Database:
             query = query.where(table.project_id == project_id)
         for key, value in (filters or {}).items():
             query = query.where(getattr(table, key) == value)
-        column = getattr(table, sort_key)
+        column = _sort_expression(sort_key)
         order = (sa.desc if sort_dir == "desc" else sa.asc)
         if marker is not None:
             query = query.where(self._after_marker(marker, column, sort_dir,
@@ -216,8 +216,10 @@ class Database:
     def _after_marker(self, marker: str, column, sort_dir: str,
                       project_id: str | None):
         last = self.volume_get(marker, project_id=project_id)
-        value = getattr(last, column.key)
         table = models.Volume
+        with self.session() as session:
+            value = session.scalar(sa.select(column).where(
+                table.id == last.id))
         if sort_dir == "desc":
             return sa.or_(column < value,
                           sa.and_(column == value, table.id < last.id))
@@ -314,6 +316,22 @@ class Database:
             table.host.is_not(None))
         with self.session() as session:
             return {row.id: row.host for row in session.execute(query)}
+
+
+def _sort_expression(sort_key: str):
+    """The volume column to sort on, never NULL.
+
+    NOTE(capstan): keyset pagination compares with the marker's value; a
+    NULL would match nothing (rows lost between pages), and SQLite and
+    PostgreSQL put NULLs at opposite ends. Nullable keys get a fallback.
+    """
+    table = models.Volume
+    column = getattr(table, sort_key)
+    if sort_key == "updated_at":
+        return sa.func.coalesce(table.updated_at, table.created_at)
+    if sort_key in ("name", "host", "availability_zone"):
+        return sa.func.coalesce(column, "")
+    return column
 
 
 def _live_services() -> sa.Select:

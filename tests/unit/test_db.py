@@ -171,3 +171,23 @@ def test_session_on_postgresql_does_not_block_other_green_threads(pg_url):
     # A blocked hub lets the counter run once or twice; a free one lets it
     # run close to 100 times during the one-second query.
     assert iterations >= 30
+
+
+def test_volume_list_paginates_nullable_sort_key_without_losing_rows(database):
+    for index in range(7):
+        database.volume_create(id=f"00000000-0000-0000-0000-00000000000{index}",
+                               size=1, status="available",
+                               name=None if index % 2 else f"v{index}",
+                               project_id="p", meta={}, scheduler_hints={})
+    for sort_key in ("name", "updated_at"):
+        for sort_dir in ("asc", "desc"):
+            seen, marker = [], None
+            while True:
+                page = database.volume_list(limit=2, marker=marker,
+                                            sort_key=sort_key,
+                                            sort_dir=sort_dir)
+                if not page:
+                    break
+                seen += [row.id for row in page]
+                marker = page[-1].id
+            assert len(seen) == 7 and len(set(seen)) == 7, (sort_key, sort_dir)
