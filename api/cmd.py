@@ -1,11 +1,14 @@
 """The ``api-server`` binary: the paste app of the API in 1..N processes.
 
-    api-server [--config-file capstan.conf]
+    api-server [--config-file capstan.conf] [--all-in-one]
 
 The listening socket is bound here, before anything else is built. With
 ``[api] api_workers`` above 1 the parent then only forks: each worker
 builds its own database, transport, app and WSGIService around the shared
 socket (DESIGN.md 2: nothing is opened before the fork).
+
+``--all-in-one`` runs a scheduler and a volume worker next to the API, in
+this one process, on one shared Database and transport (api/all_in_one.py).
 
 Exit status: 0 after a clean stop (SIGTERM, SIGINT); 2 for a bad config or
 paste file, with one line on stderr naming the file and section; 1 when a
@@ -26,7 +29,7 @@ from typing import Callable, NoReturn  # noqa: E402
 import eventlet.hubs  # noqa: E402
 from oslo_config import cfg  # noqa: E402
 
-from api import factories  # noqa: E402
+from api import all_in_one, factories  # noqa: E402
 from api.deps import APIDeps  # noqa: E402
 from api.manager import APIManager  # noqa: E402
 from common import cmd, config, exception, rpc  # noqa: E402
@@ -42,11 +45,13 @@ BINARY = "api-server"
 # The app of the paste file that the server loads (etc/api-paste.ini).
 APP_NAME = "main"
 
-# NOTE(capstan): --all-in-one (DESIGN.md 4) goes here as a CLI option. It
-# will take its own branch in _run(): build_deps() once, then launch the
-# scheduler and volume Services next to the WSGIService in one
-# ServiceLauncher, all on deps.transport (a fake:// bus is per object).
-cli_opts: list[cfg.Opt] = []
+cli_opts: list[cfg.Opt] = [
+    cfg.BoolOpt("all-in-one", default=False,
+                help="Also run the scheduler and a volume worker in this "
+                     "process, and sync the database schema first: a whole "
+                     "capstan for a first run or for development, on the "
+                     "embedded defaults (SQLite, fake://)."),
+]
 
 
 class BuildError(Exception):
@@ -66,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         return cmd.fail(BINARY, str(exc))
     cmd.setup_logging(conf)
+    if conf.all_in_one:
+        try:
+            all_in_one.apply_defaults(conf)
+        except config.ConfigError as exc:
+            return cmd.fail(BINARY, str(exc))
     if conf.database.connection.startswith("sqlite"):
         config.ensure_state_path(conf)
     try:
@@ -120,6 +130,11 @@ def _run(conf: cfg.ConfigOpts, paste_path: str) -> int:
         _check_in_child(functools.partial(build_app, conf, paste_path))
     sock = _bind(conf)
     try:
+        if conf.all_in_one:
+            # NOTE(capstan): one deps for all three services: a fake://
+            # bus is per transport object (DESIGN.md 2, RPC).
+            return all_in_one.run(conf, build_deps(conf), functools.partial(
+                build_service, conf, paste_path, sock))
         _log_listening(*sock.getsockname()[:2])
         if workers > 1:
             return _run_workers(conf, paste_path, sock, workers)
