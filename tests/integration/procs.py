@@ -216,6 +216,16 @@ class ProcGroup:
         self.procs.append(proc)
         return proc
 
+    def restart(self, proc: Proc, log_name: str | None = None) -> Proc:
+        """SIGKILL ``proc`` (and its group); start the same command again.
+
+        The new process logs to ``log_name`` (by default a fresh
+        ``<name>-N.log``), so the log of the killed one stays readable.
+        """
+        proc.kill_all()
+        name = pathlib.Path(proc.argv[0]).name
+        return self.start(name, proc.argv[1:], log_name)
+
     def cleanup(self) -> None:
         for proc in self.procs:
             proc.kill_all()

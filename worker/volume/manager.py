@@ -20,6 +20,8 @@ from worker.volume.drivers import base
 LOG = logging.getLogger(__name__)
 
 TRANSITIONAL = ("creating", "deleting", "extending")
+# Volumes that hold no space on their host: their create failed.
+NOT_PROVISIONED = ("error",)
 
 
 class VolumeManager(SchedulerDependentManager):
@@ -140,8 +142,15 @@ class VolumeManager(SchedulerDependentManager):
 
     def _refresh_capabilities(self, context: Any) -> None:
         capabilities = dict(self.driver.get_capabilities())
-        capabilities.setdefault("provisioned_capacity_gb",
-                                capabilities.get("allocated_capacity_gb", 0))
+        # NOTE(capstan): the scheduler drops its own record of a placement
+        # once a report sent after it arrives, so a report must count the
+        # volumes placed here whose create is still queued. The driver
+        # cannot know them; the rows can (the scheduler sets the host
+        # before it casts). Without this, a burst of creates over-filled
+        # the emptiest host past max_over_subscription_ratio.
+        capabilities.setdefault("provisioned_capacity_gb", sum(
+            volume.size for volume in self.db.volume_get_by_host(self.host)
+            if volume.status not in NOT_PROVISIONED))
         capabilities.setdefault("thin_provisioning", True)
         capabilities["max_over_subscription_ratio"] = (
             self.conf.file_driver.max_over_subscription_ratio)
