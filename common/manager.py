@@ -10,6 +10,7 @@ sleep: the Service owns every thread.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import oslo_messaging as messaging
@@ -92,12 +93,15 @@ class SchedulerDependentManager(Manager):
         The scheduler calls this by fanout when it starts, so it need not
         wait a whole period to learn about every host.
         """
+        # Stamped before the state is read, so the scheduler keeps any
+        # placement made while the report is gathered (see HostState).
+        timestamp = time.time()
         self._refresh_capabilities(context)
         if self.last_capabilities is None:
             return
         self.scheduler_api.update_service_capabilities(
             context, service_name=self.service_name, host=self.host,
-            capabilities=self.last_capabilities)
+            capabilities=self.last_capabilities, timestamp=timestamp)
 
     def _refresh_capabilities(self, context: Any) -> None:
         """Hook: gather fresh capabilities before they are sent."""

@@ -191,3 +191,16 @@ def test_volume_list_paginates_nullable_sort_key_without_losing_rows(database):
                 seen += [row.id for row in page]
                 marker = page[-1].id
             assert len(seen) == 7 and len(set(seen)) == 7, (sort_key, sort_dir)
+
+
+def test_volume_sum_size_by_host_counts_live_rows_except_excluded(database):
+    for index, (host, size, status) in enumerate([
+            ("a", 2, "available"), ("a", 3, "creating"), ("a", 5, "error"),
+            ("b", 7, "available")]):
+        database.volume_create(id=f"10000000-0000-0000-0000-00000000000{index}",
+                               size=size, status=status, host=host,
+                               meta={}, scheduler_hints={})
+    assert database.volume_sum_size_by_host("a") == 10
+    assert database.volume_sum_size_by_host(
+        "a", exclude_statuses=("error",)) == 5
+    assert database.volume_sum_size_by_host("nobody") == 0

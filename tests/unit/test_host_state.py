@@ -159,3 +159,23 @@ def test_request_spec_from_volume_rebuilds_the_request():
 
     assert (spec.volume_id, spec.size) == ("v1", 7)
     assert spec.hinted_ids("same_host") == ("x",)
+
+
+def test_host_state_confirm_keeps_placement_past_report_read_before_it():
+    from worker.scheduler.host_state import HostState, RequestSpec
+
+    state = HostState("h")
+    state.update_capabilities({"total_capacity_gb": 10,
+                               "free_capacity_gb": 10}, timestamp=100.0)
+    spec = RequestSpec(volume_id="v1", size=4)
+    state.consume_from_request(spec, now=101.0)
+    state.confirm(spec, now=103.0)
+    # A report whose state was read at 102 (before the row was written)
+    # cannot include this volume: the placement must stay applied.
+    state.update_capabilities({"total_capacity_gb": 10,
+                               "free_capacity_gb": 10}, timestamp=102.0)
+    assert state.free_capacity_gb == 6
+    # A report read after the row was written includes it.
+    state.update_capabilities({"total_capacity_gb": 10,
+                               "free_capacity_gb": 6}, timestamp=104.0)
+    assert state.free_capacity_gb == 6

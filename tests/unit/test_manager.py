@@ -23,10 +23,12 @@ class FakeSchedulerAPI:
 
     def __init__(self):
         self.reports = []
+        self.timestamps = []
 
     def update_service_capabilities(self, context, *, service_name, host,
-                                    capabilities):
+                                    capabilities, timestamp=None):
         self.reports.append((service_name, host, dict(capabilities)))
+        self.timestamps.append(timestamp)
 
 
 class FakeVolumeAPI:

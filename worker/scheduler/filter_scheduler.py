@@ -86,6 +86,7 @@ class FilterScheduler:
             LOG.info("volume %s is no longer waiting for a host (deleted "
                      "or placed already); not sending it", spec.volume_id)
             return None
+        state.confirm(spec)
         LOG.info("volume %s placed on %s (%s)", spec.volume_id, state.host,
                  spec)
         self._cast_create(context, state.host, spec.volume_id)

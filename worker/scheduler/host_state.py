@@ -180,6 +180,20 @@ class HostState:
             self.volume_ids.add(spec.volume_id)
         self._placements.append((now, spec.volume_id, spec.size))
 
+    def confirm(self, spec: RequestSpec, now: float | None = None) -> None:
+        """Restamp the placement of ``spec`` once its row names this host.
+
+        NOTE(capstan): a worker's report counts rows placed on it, read
+        before the report is sent; a placement is only safe to forget for
+        reports read after its row was written, so it dates from then.
+        """
+        now = time.time() if now is None else now
+        for index in range(len(self._placements) - 1, -1, -1):
+            _placed_at, volume_id, size = self._placements[index]
+            if volume_id == spec.volume_id and size == spec.size:
+                self._placements[index] = (now, volume_id, size)
+                break
+
     def release(self, spec: RequestSpec) -> None:
         """Undo :meth:`consume_from_request` of an abandoned placement."""
         for index in range(len(self._placements) - 1, -1, -1):

@@ -30,13 +30,15 @@ class SchedulerAPI:
                                      retry=retry, timeout=timeout)
 
     def update_service_capabilities(self, context: Any, *, service_name: str,
-                                    host: str, capabilities: dict) -> None:
-        # The sender's wall clock lets the scheduler drop reports that
-        # arrive out of order.
+                                    host: str, capabilities: dict,
+                                    timestamp: float | None = None) -> None:
+        # The sender's wall clock (when it read its state) lets the
+        # scheduler drop reports that arrive out of order.
         cctxt = self.client.prepare(fanout=True)
         cctxt.cast(context, "update_service_capabilities",
                    service_name=service_name, host=host,
-                   capabilities=capabilities, timestamp=time.time())
+                   capabilities=capabilities,
+                   timestamp=time.time() if timestamp is None else timestamp)
 
     def sync_volume_info(self, context: Any, *, host: str,
                          volume_ids: list[str]) -> None:

@@ -148,9 +148,9 @@ class VolumeManager(SchedulerDependentManager):
         # cannot know them; the rows can (the scheduler sets the host
         # before it casts). Without this, a burst of creates over-filled
         # the emptiest host past max_over_subscription_ratio.
-        capabilities.setdefault("provisioned_capacity_gb", sum(
-            volume.size for volume in self.db.volume_get_by_host(self.host)
-            if volume.status not in NOT_PROVISIONED))
+        capabilities.setdefault(
+            "provisioned_capacity_gb", self.db.volume_sum_size_by_host(
+                self.host, exclude_statuses=NOT_PROVISIONED))
         capabilities.setdefault("thin_provisioning", True)
         capabilities["max_over_subscription_ratio"] = (
             self.conf.file_driver.max_over_subscription_ratio)
