@@ -211,6 +211,9 @@ def make_conf() -> cfg.ConfigOpts:
     for group, opts in list_opts():
         conf.register_opts(opts, group=None if group == "DEFAULT" else group)
     logging.register_options(conf)
+    # alembic logs its dialect at INFO on every schema check at start-up.
+    conf.set_default("default_log_levels",
+                     logging.get_default_log_levels() + ["alembic=WARN"])
     _register_oslo_messaging_opts(conf)
     # [oslo_policy] (policy_file, ...) is read by the API's Enforcer; it is
     # registered here so check_values() validates it at start-up.

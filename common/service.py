@@ -203,7 +203,8 @@ class Service:
             clean = self._stop_rpc_server(timeout)
         self.timers.stop(max(0.0, deadline - time.monotonic()))
         self.record.mark_stopped()
-        LOG.info("%s on %s stopped", self.binary, self.host)
+        LOG.info("%s (topic %s) on %s stopped", self.binary, self.topic,
+                 self.host)
         self._done.send(clean)
 
     def _stop_rpc_server(self, timeout: float) -> bool:
