@@ -32,23 +32,39 @@ def load_class(namespace: str, name: str) -> type:
     return manager.driver
 
 
-def _import_class(name: str) -> type:
-    module_name, _, class_name = name.replace(":", ".").rpartition(".")
+def import_class(path: str) -> type:
+    """Import ``module.Class`` (or ``module:Class``).
+
+    Raises ImportError with a one-line reason. NOTE(capstan): not
+    importutils.import_class, whose error for a missing class embeds a
+    whole formatted traceback in its message.
+    """
+    module_name, _, class_name = path.replace(":", ".").rpartition(".")
     if not module_name or not class_name:
-        raise exception.DriverNotFound(
-            name=name, reason="not a dotted path module.Class")
+        raise ImportError("not a dotted path module.Class")
     try:
         module = importutils.import_module(module_name)
-    except (ImportError, ValueError) as exc:
-        raise exception.DriverNotFound(name=name, reason=str(exc)) from None
-    # NOTE(capstan): not importutils.import_class, whose error for a missing
-    # class embeds a whole formatted traceback in its message.
+    except ValueError as exc:
+        raise ImportError(str(exc)) from None
+    except ImportError as exc:
+        raise ImportError(_one_line(exc)) from None
     try:
         return getattr(module, class_name)
     except AttributeError:
-        raise exception.DriverNotFound(
-            name=name, reason=f"module {module_name} has no attribute "
-                              f"{class_name}") from None
+        raise ImportError(f"module {module_name} has no attribute "
+                          f"{class_name}") from None
+
+
+def _import_class(name: str) -> type:
+    try:
+        return import_class(name)
+    except ImportError as exc:
+        raise exception.DriverNotFound(name=name, reason=str(exc)) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def load(namespace: str, name: str, *args: Any, **kwargs: Any) -> Any:

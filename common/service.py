@@ -20,10 +20,9 @@ import greenlet
 import oslo_messaging as messaging
 from eventlet import event, greenthread
 from oslo_config import cfg
-from oslo_utils import importutils
 
 from common import context as capstan_context
-from common import config, exception, rpc
+from common import config, driver, exception, rpc
 from common.db import migration
 from common.db.api import Database
 from common.records import ServiceRecord
@@ -246,29 +245,11 @@ def load_manager(path: str | type) -> type:
     """Import a manager class by dotted path; ManagerNotFound otherwise."""
     if isinstance(path, type):
         return path
-    module_name, _, class_name = path.rpartition(".")
-    if not module_name or not class_name:
-        raise exception.ManagerNotFound(
-            name=path, reason="not a dotted path module.Class")
     try:
-        module = importutils.import_module(module_name)
-    except (ImportError, ValueError) as exc:
-        raise exception.ManagerNotFound(name=path,
-                                        reason=_one_line(exc)) from None
-    # NOTE(capstan): not importutils.import_class, whose error for a
-    # missing class embeds a whole formatted traceback in its message.
-    try:
-        return getattr(module, class_name)
-    except AttributeError:
-        raise exception.ManagerNotFound(
-            name=path, reason=f"module {module_name} has no attribute "
-                              f"{class_name}") from None
+        return driver.import_class(path)
+    except ImportError as exc:
+        raise exception.ManagerNotFound(name=path, reason=str(exc)) from None
 
 
 def _pick(value: float | None, default: float) -> float:
     return default if value is None else value
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
