@@ -43,6 +43,12 @@ setup(
             "pytest>=8,<10",
             "pytest-timeout>=2.3,<3",
             "requests>=2.31,<3",
+            # docs/openapi.yaml: validated by tests/unit/test_openapi.py and
+            # fuzzed against a real api-server by tests/integration/
+            # test_schemathesis.py.
+            "openapi-spec-validator>=0.7.1,<0.8",
+            "openapi-schema-validator>=0.6,<0.7",
+            "schemathesis>=4.0,<5",
         ],
     },
     entry_points={

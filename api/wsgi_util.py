@@ -101,13 +101,20 @@ def mark_chunked_body_readable(environ: dict) -> None:
 def read_json_object(req: webob.Request) -> dict[str, Any]:
     """Return the request body, which must be one JSON object.
 
-    Raises ``Invalid`` (400) for a missing, malformed or non-object body or
-    one with NUL characters or invalid UTF-8, and HTTPError 415 for a body
+    Raises ``Invalid`` (400) for a missing, malformed or non-object body,
+    one with a repeated key, NUL characters or invalid UTF-8, or one that
+    cannot be read (bad chunked framing), and HTTPError 415 for a body
     that is not ``application/json``. An oversized body fails with 413 in
     the ``sizelimit`` filter while it is read.
     """
     mark_chunked_body_readable(req.environ)
-    raw = req.body
+    try:
+        raw = req.body
+    except (ValueError, OSError) as exc:
+        # eventlet's ChunkReadError (a ValueError) for a malformed chunked
+        # body; OSError when the client closes or stalls mid-body.
+        raise exception.Invalid(f"The body could not be read: "
+                                f"{_first_line(exc)}") from None
     if not raw:
         raise exception.Invalid("This request needs a JSON body.")
     _check_content_type(req)
@@ -116,7 +123,8 @@ def read_json_object(req: webob.Request) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise exception.Invalid("The body is not valid UTF-8.") from None
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant,
+                           object_pairs_hook=_unique_keys)
     except (ValueError, RecursionError) as exc:
         raise exception.Invalid(f"The body is not valid JSON: "
                                 f"{_first_line(exc)}") from None
@@ -136,6 +144,17 @@ def _check_content_type(req: webob.Request) -> None:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A repeated key is ambiguous: json keeps the last, another reader
+    # (a proxy, a log scanner) may act on the first.
+    value: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in value:
+            raise ValueError(f"key {key!r} is repeated")
+        value[key] = item
+    return value
 
 
 def _check_strings(value: Any) -> None:

@@ -15,6 +15,7 @@ backlog; those clients wait for the next start() or are reset by close().
 A final shutdown is therefore stop() followed by close().
 
 This module knows nothing of paste or service records: WSGIService wraps it.
+Each connection speaks common/wsgi_protocol.py's StrictHttpProtocol.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ import eventlet
 import eventlet.greenio
 import greenlet
 from eventlet import wsgi as eventlet_wsgi
+
+from common.wsgi_protocol import StrictHttpProtocol
 
 LOG = logging.getLogger(__name__)
 
@@ -148,6 +151,8 @@ class Server:
         self._server = eventlet.spawn(
             eventlet_wsgi.server, self._server_socket, self._app,
             log=self._log,
+            # Strict request framing and JSON protocol errors.
+            protocol=StrictHttpProtocol,
             custom_pool=self._pool,
             keepalive=self._keep_alive,
             socket_timeout=self._client_socket_timeout,

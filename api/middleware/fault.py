@@ -100,7 +100,7 @@ def _classify(req: webob.Request, exc: Exception,
               request_id: str | None) -> tuple[int, str]:
     for kind, code in DOMAIN_STATUS:
         if isinstance(exc, kind):
-            LOG.info("%s %s answered %d: %s", req.method, req.path, code,
+            LOG.info("%s %s answered %d: %s", req.method, _path(req), code,
                      exc)
             return code, str(exc)
     if isinstance(exc, exception.ServiceUnavailable) or (
@@ -108,19 +108,30 @@ def _classify(req: webob.Request, exc: Exception,
             and not isinstance(exc, MESSAGING_BUGS)):
         # The detail may name internal hosts; it goes to the log only.
         LOG.warning("%s %s answered 503 (request %s): %s: %s", req.method,
-                    req.path, request_id, type(exc).__name__, exc)
+                    _path(req), request_id, type(exc).__name__, exc)
         return 503, UNAVAILABLE
     if isinstance(exc, wsgi_util.HTTPError):
-        LOG.info("%s %s answered %d: %s", req.method, req.path, exc.code,
+        LOG.info("%s %s answered %d: %s", req.method, _path(req), exc.code,
                  exc.message)
         return exc.code, exc.message
     if isinstance(exc, webob.exc.HTTPException):
-        LOG.info("%s %s answered %d: %s", req.method, req.path, exc.code,
+        LOG.info("%s %s answered %d: %s", req.method, _path(req), exc.code,
                  _webob_message(exc))
         return exc.code, _webob_message(exc)
     LOG.exception("%s %s failed unexpectedly (request %s)", req.method,
-                  req.path, request_id)
+                  _path(req), request_id)
     return 500, UNEXPECTED
+
+
+def _path(req: webob.Request) -> str:
+    """The path as received, for the log.
+
+    NOTE(capstan): not ``req.path``, which decodes the path as UTF-8 and
+    raises on a client's invalid bytes (``/v1/volumes/%FF``) -- here, while
+    answering, that would escape as a bare 500 from eventlet.
+    """
+    environ = req.environ
+    return environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
 
 
 def _webob_message(exc: webob.exc.WSGIHTTPException) -> str:
@@ -150,7 +161,7 @@ def _is_ours(response: webob.Response) -> bool:
 def _rewrite(req: webob.Request, response: webob.Response) -> webob.Response:
     code = response.status_code
     request_id = wsgi_util.request_id_of(req.environ)
-    LOG.info("%s %s answered %d from an inner layer", req.method, req.path,
+    LOG.info("%s %s answered %d from an inner layer", req.method, _path(req),
              code)
     rewritten = wsgi_util.json_response(
         wsgi_util.error_body(code, _default_message(code), request_id),
