@@ -193,7 +193,7 @@ def test_security_volumes_created_with_forged_headers_belong_to_the_token(
     assert (volume["project_id"], volume["user_id"]) == ("proj-b", "bob")
 
 
-# -- project isolation ----------------------------------------------------------
+# -- project isolation -----------------------------------------------------
 
 @pytest.mark.parametrize("method, suffix, body", [
     ("GET", "", None),
@@ -276,7 +276,7 @@ def test_security_token_file_holds_only_digests(live):
 
 def test_security_tokens_are_never_logged(live, alice_volume):
     wrong = secrets.token_urlsafe(32)
-    for name, client in live.as_.items():
+    for client in live.as_.values():
         client("GET", "/v1/volumes")
         client("GET", "/v1/services")
     unauthorized = requests.get(f"{live.base_url}/v1/volumes",
@@ -292,7 +292,7 @@ def test_security_tokens_are_never_logged(live, alice_volume):
         assert token[:12] not in logs
 
 
-# -- RPC surface ---------------------------------------------------------------
+# -- RPC surface -------------------------------------------------------------
 
 def _public_methods(cls: type) -> set[str]:
     return {name for name, member in inspect.getmembers(cls, callable)
