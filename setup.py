@@ -50,6 +50,13 @@ setup(
             "openapi-schema-validator>=0.6,<0.7",
             "schemathesis>=4.0,<5",
         ],
+        # python -m bench (docs/benchmarks.md): profilers for --profile and
+        # for chasing a missed target. The HTTP load comes from wrk, a
+        # system package (apt-get install -y wrk).
+        "bench": [
+            "py-spy>=0.4,<0.5",
+            "pyinstrument>=5.0,<6",
+        ],
     },
     entry_points={
         "console_scripts": [

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from typing import Any, Iterator
 
+import amqp.exceptions
 import eventlet
 import oslo_messaging as messaging
 from kombu import exceptions as kombu_exceptions
@@ -94,11 +95,21 @@ class Client:
     for ever opening its reply queue, a connection that ignores ``retry``.
     This wrapper turns the first into MessageDeliveryFailure and ends a call
     with a finite retry at its timeout with MessagingTimeout.
+
+    It also breaks ``retry=None`` (for ever): when the broker goes away
+    while a new pooled connection opens its channel, which is outside
+    oslo.messaging's retry loop, the socket error escapes the cast (found
+    by tests/integration/test_faults.py, restarting RabbitMQ under load).
+    Nothing was published then, so a cast that retries for ever sends it
+    again after a pause; a finite one raises MessageDeliveryFailure. Casts
+    are idempotent by design (DESIGN.md 2), so a repeat is harmless anyway.
     """
 
     # Leeway given to oslo.messaging's own reply timeout, so that the guard
     # fires only when the call is stuck before it has even been sent.
     _GUARD_GRACE = 1.0
+    # Pause before a retry-for-ever cast is sent again after a socket error.
+    _RESEND_PAUSE = 1.0
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -110,8 +121,18 @@ class Client:
         return self._client.can_send_version(version)
 
     def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
-        with _delivery_errors():
-            self._client.cast(ctxt, method, **kwargs)
+        while True:
+            try:
+                with _delivery_errors():
+                    self._client.cast(ctxt, method, **kwargs)
+                return
+            except messaging.MessageDeliveryFailure as exc:
+                retry = self._client.retry
+                if retry is not None and retry >= 0:
+                    raise
+                LOG.warning("cast %s failed (%s); sending it again", method,
+                            exc)
+                eventlet.sleep(self._RESEND_PAUSE)
 
     def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
         with _delivery_errors(), self._guard(method):
@@ -139,10 +160,16 @@ class Client:
             guard.cancel()
 
 
+# What escapes oslo.messaging when the broker is unreachable or drops the
+# connection at the wrong moment (see Client).
+_BROKER_ERRORS = (kombu_exceptions.OperationalError,
+                  amqp.exceptions.ConnectionError, ConnectionError)
+
+
 @contextlib.contextmanager
 def _delivery_errors() -> Iterator[None]:
     try:
         yield
-    except kombu_exceptions.OperationalError as exc:
+    except _BROKER_ERRORS as exc:
         raise messaging.MessageDeliveryFailure(
             f"cannot reach the message broker: {exc}") from exc

@@ -39,7 +39,10 @@ def fresh_pg_database() -> Iterator[str]:
 
     admin_url = require_env(DB_ENV)
     name = f"capstan_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    # No pool: a connection kept from before a restart of PostgreSQL
+    # (tests/integration/test_faults.py) would fail the DROP afterwards.
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT",
+                             poolclass=sa.pool.NullPool)
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(admin_url).set(database=name)

@@ -194,6 +194,40 @@ def test_client_with_finite_retry_to_an_unreachable_broker_fails(conf):
         transport.cleanup()
 
 
+class DroppingClient:
+    """An oslo.messaging client whose first casts fail the way a broker
+    dropping a connection while a new one opens its channel makes them."""
+
+    def __init__(self, retry, failures=1):
+        self.retry = retry
+        self.failures = failures
+        self.casts = []
+
+    def cast(self, ctxt, method, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionResetError(104, "Connection reset by peer")
+        self.casts.append((method, kwargs))
+
+
+def test_cast_retrying_forever_sends_again_after_a_dropped_connection(
+        monkeypatch):
+    monkeypatch.setattr(rpc.Client, "_RESEND_PAUSE", 0)
+    dropping = DroppingClient(retry=None, failures=2)
+
+    rpc.Client(dropping).cast(request_context(), "note", value=1)
+
+    assert dropping.casts == [("note", {"value": 1})]
+
+
+def test_cast_with_finite_retry_after_a_dropped_connection_fails_delivery():
+    dropping = DroppingClient(retry=2)
+
+    with pytest.raises(messaging.MessageDeliveryFailure):
+        rpc.Client(dropping).cast(request_context(), "note", value=1)
+    assert dropping.casts == []
+
+
 @pytest.mark.timeout(60)
 def test_call_through_rabbitmq_is_answered(conf, rabbit_url):
     conf.set_override("transport_url", rabbit_url)
