@@ -21,6 +21,7 @@ from oslo_config import cfg
 from oslo_messaging.rpc import dispatcher
 
 from common import context as capstan_context
+from common import exception
 
 LOG = logging.getLogger(__name__)
 
@@ -136,7 +137,16 @@ class Client:
 
     def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
         with _delivery_errors(), self._guard(method):
-            return self._client.call(ctxt, method, **kwargs)
+            try:
+                return self._client.call(ctxt, method, **kwargs)
+            except messaging.RemoteError as exc:
+                # NOTE(capstan): the callee's database or broker is away
+                # (found by tests/integration/test_faults.py, restarting
+                # PostgreSQL): an outage for the caller too, not a bug.
+                if exc.exc_type != exception.ServiceUnavailable.__name__:
+                    raise
+                raise exception.ServiceUnavailable(
+                    f"{method}: {exc.value}") from exc
 
     @contextlib.contextmanager
     def _guard(self, method: str) -> Iterator[None]:

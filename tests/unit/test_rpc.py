@@ -10,7 +10,7 @@ import oslo_messaging as messaging
 import pytest
 from oslo_context import context as oslo_context
 
-from common import config, context, rpc
+from common import config, context, exception, rpc
 
 TOPIC = "rpctest"
 _DEADLINE = 10.0
@@ -226,6 +226,33 @@ def test_cast_with_finite_retry_after_a_dropped_connection_fails_delivery():
     with pytest.raises(messaging.MessageDeliveryFailure):
         rpc.Client(dropping).cast(request_context(), "note", value=1)
     assert dropping.casts == []
+
+
+class FailingCallee:
+    """An oslo.messaging client whose calls fail on the remote side."""
+
+    retry = None
+
+    def __init__(self, exc_type, value):
+        self.error = messaging.RemoteError(exc_type, value)
+
+    def call(self, ctxt, method, **kwargs):
+        raise self.error
+
+
+def test_call_whose_callee_lost_its_backend_is_service_unavailable():
+    callee = FailingCallee("ServiceUnavailable", "database unavailable")
+
+    with pytest.raises(exception.ServiceUnavailable) as raised:
+        rpc.Client(callee).call(request_context(), "get_pools")
+    assert "database unavailable" in str(raised.value)
+
+
+def test_call_whose_callee_failed_otherwise_stays_a_remote_error():
+    callee = FailingCallee("KeyError", "'host'")
+
+    with pytest.raises(messaging.RemoteError):
+        rpc.Client(callee).call(request_context(), "get_pools")
 
 
 @pytest.mark.timeout(60)
