@@ -106,7 +106,10 @@ def run_flow(session: Session, db: str, transport: str) -> None:
             s.flow_seconds) if session.do_profile else None
         cpu_before = {name: proc.cpu_seconds()
                       for name, proc in servers.items()}
+        machine_before = procs.machine_cpu()
         result = _create_load(session, dep, token, s.flow_seconds, "run")
+        result["machine_busy"] = round(procs.busy_share(
+            machine_before, procs.machine_cpu()), 3)
         if finish is not None:
             finish()
         posted = max(1, result["posted"])
@@ -146,6 +149,7 @@ def _report(session: Session, result: dict, raw: list, rss: dict) -> None:
     cpu = result["cpu_ms_per_volume"]
     session.add(Row("3", "  CPU per volume, api+scheduler+volume",
                     sum(cpu.values()), "ms",
-                    note=", ".join(f"{k} {v:.1f}" for k, v in cpu.items())))
+                    note=", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+                    + f"; machine {100 * result['machine_busy']:.0f}% busy"))
     session.add(Row("3", "  create-to-available latency p99", p99, "ms",
                     note=f"backlog <= {MAX_OUTSTANDING} creating"))

@@ -58,6 +58,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of every CPU since boot, from /proc/stat."""
+    fields = [int(n) for n in
+              pathlib.Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Share of the machine's CPU time that was busy between two reads."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total else 0.0
+
+
 def wait_until(predicate: Callable[[], Any], *, what: str,
                timeout: float = 60.0, interval: float = 0.05,
                proc: "Proc | None" = None) -> Any:
