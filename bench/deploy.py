@@ -48,7 +48,7 @@ class Deployment:
 
     def __init__(self, workdir: pathlib.Path, name: str, *, db_url: str,
                  transport_url: str, paste: pathlib.Path | None = None,
-                 **defaults: Any) -> None:
+                 api_options: dict | None = None, **defaults: Any) -> None:
         self.dir = workdir / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -78,16 +78,17 @@ class Deployment:
             "graceful_shutdown_timeout": 5, "volume_driver": "fake",
         }
         values.update(defaults)
-        self.write_config(values, paste or source_paste())
+        self.write_config(values, paste or source_paste(), api_options or {})
 
-    def write_config(self, defaults: dict, paste: pathlib.Path) -> None:
+    def write_config(self, defaults: dict, paste: pathlib.Path,
+                     api_options: dict) -> None:
         sections = {
             "DEFAULT": defaults,
             "database": {"connection": self.db_url},
             "api": {"bind_host": "127.0.0.1", "bind_port": self.port,
                     "auth_strategy": "token",
                     "token_file": self.dir / "tokens",
-                    "paste_config": paste},
+                    "paste_config": paste, **api_options},
             "file_driver": {"capacity_gb": 1_000_000},
         }
         lines = []

@@ -153,3 +153,6 @@ def _report(session: Session, result: dict, raw: list, rss: dict) -> None:
                     + f"; machine {100 * result['machine_busy']:.0f}% busy"))
     session.add(Row("3", "  create-to-available latency p99", p99, "ms",
                     note=f"backlog <= {MAX_OUTSTANDING} creating"))
+    session.add(Row("3", "  RSS after the run, api / scheduler / volume",
+                    max(rss.values()), "MiB",
+                    note=" / ".join(f"{v:.0f}" for v in rss.values())))

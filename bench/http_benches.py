@@ -193,9 +193,9 @@ def _measure_services(session: Session, dep: Deployment, proc,
         raise BenchError(f"GET /v1/services listed {count} services")
     statements, checkouts = _query_counts(dep.port, admin)
     s = session.settings
-    one = {"connections": 1}
-    session.load(dep.port, ["/v1/services"], admin,
-                 seconds=s.warmup_seconds, **one)
+    one = {"connections": 1, "seconds": s.latency_seconds}
+    session.load(dep.port, ["/v1/services"], admin, connections=1,
+                 seconds=s.warmup_seconds)
     runs = session.interleaved({
         "v1": lambda: session.load(dep.port, ["/v1"], admin, **one),
         "services": lambda: session.load(dep.port, ["/v1/services"], admin,

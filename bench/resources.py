@@ -2,8 +2,8 @@
 
 6. Resident memory (VmRSS) of a fresh api-server and a fresh volume worker
    idle, then after 10,000 and 50,000 requests (2,000 and 10,000 in quick
-   mode). api-server: wrk over GET /v1, /v1/volumes?limit=20 and
-   /v1/services in turn; volume worker: create and delete casts
+   mode). api-server (PostgreSQL and RabbitMQ when there, as deployed):
+   wrk over GET /v1, /v1/volumes?limit=20 and /v1/services in turn; volume worker: create and delete casts
    (``bench.worker_load``). Baseline: the idle figure.
 7. Launch to ready, as a supervisor sees it: ``api-server`` from exec to
    the first 200 on GET /; ``worker --topic volume`` from exec to its
@@ -39,8 +39,8 @@ def _memory_rows(session: Session, who: str, idle: float,
                     met=growth <= GROWTH_LIMIT))
 
 
-def run_api_memory(session: Session, transport: str) -> None:
-    dep = Deployment(session.workdir, "memory-api", db_url="sqlite",
+def run_api_memory(session: Session, db: str, transport: str) -> None:
+    dep = Deployment(session.workdir, "memory-api", db_url=db,
                      transport_url=transport)
     try:
         dep.db_sync()
@@ -62,7 +62,7 @@ def run_api_memory(session: Session, transport: str) -> None:
     finally:
         dep.close()
     session.figures["6_memory_api"] = {"idle_mb": idle, "after": after,
-                                       "paths": API_PATHS}
+                                       "paths": API_PATHS, "database": db}
     session.add(Row("6", "api-server RSS idle", idle, "MiB"))
     _memory_rows(session, "api-server", idle, after)
 

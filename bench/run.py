@@ -112,28 +112,36 @@ def machine() -> dict:
 # -- benchmark 4 (in process, in a child) -------------------------------------
 
 def run_scheduler(session: Session) -> None:
+    """Benchmark 4. The placement figure is the median select_host(): the
+    filters and weighers of one placement. The services re-read happens
+    once per [scheduler] services TTL (1 s), however many placements there
+    are, so it is reported on its own rather than spread over them."""
     out = procs.run([procs.PYTHON, "-m", "bench.sched_bench", "--hosts",
                      ",".join(str(n) for n in SCHED_HOSTS), "--seconds",
                      str(session.settings.sched_seconds)], timeout=600)
     results = {r["hosts"]: r for r in json.loads(out)}
     session.figures["4_scheduler"] = results
-    base = results[SCHED_HOSTS[0]]["mean_ms"]
+    first = SCHED_HOSTS[0]
+    base = results[first]["p50_ms"]
     for hosts in SCHED_HOSTS:
         fig = results[hosts]
-        growth = ratio(fig["mean_ms"], base)
-        linear = hosts / SCHED_HOSTS[0]
-        met = growth <= linear * 1.0 if hosts > SCHED_HOSTS[0] else None
-        target = (f"<= {linear:.0f}x (linear)" if hosts > SCHED_HOSTS[0]
-                  else "baseline")
+        growth = ratio(fig["p50_ms"], base)
+        linear = hosts / first
+        met = growth <= linear if hosts > first else None
+        target = f"<= {linear:.0f}x (linear)" if hosts > first else "baseline"
         if hosts == SCHED_HOSTS[-1]:
             target += ", <= 10 ms"
-            met = met and fig["mean_ms"] <= 10.0
+            met = met and fig["p50_ms"] <= 10.0
         session.add(Row(
-            "4", f"placement at {hosts:,} hosts (mean)", fig["mean_ms"],
-            "ms", base, growth, target, met,
-            note=f"p99 {fig['p99_ms']:.2f} ms; services re-read "
-                 f"{fig['services_refresh_ms']:.1f} ms/s; "
+            "4", f"placement at {hosts:,} hosts (p50)", fig["p50_ms"], "ms",
+            base, growth, target, met,
+            note=f"mean {fig['mean_ms']:.3f}, p99 {fig['p99_ms']:.2f} ms; "
                  f"{fig['placements']} placements"))
+    session.add(Row(
+        "4", "  services re-read (once per second), 100 / 1,000 / 10,000",
+        results[SCHED_HOSTS[-1]]["services_refresh_ms"], "ms",
+        note=" / ".join(f"{results[n]['services_refresh_ms']:.1f}"
+                        for n in SCHED_HOSTS) + " ms"))
 
 
 # -- the run ---------------------------------------------------------------------
@@ -200,7 +208,7 @@ def run_all(session: Session, only: set[str], errors: dict) -> None:
                  backends_5, transport)
     if "6" in only:
         attempts = [("6 api-server memory", resources.run_api_memory,
-                     transport)]
+                     pg or "sqlite", transport)]
         if pg and rabbit:
             attempts.append(("6 worker memory", resources.run_worker_memory,
                              pg, rabbit))

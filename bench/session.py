@@ -20,7 +20,8 @@ class Settings:
     warmup_seconds: float = 2.0
     connections: int = 10             # keep-alive connections per HTTP load
     flow_seconds: float = 30.0        # benchmark 3's sustained load
-    raw_cast_seconds: float = 10.0    # benchmark 3's baseline
+    raw_cast_seconds: float = 6.0     # benchmark 3's baseline (x2)
+    latency_seconds: float = 3.0      # one-connection latency, bench 5
     sched_seconds: float = 3.0        # per host count, benchmark 4
     memory_requests: tuple = (10_000, 50_000)
     worker_batch: int = 500           # create+delete casts per batch
@@ -30,7 +31,8 @@ class Settings:
     def quick(cls) -> "Settings":
         return cls(mode="quick", measure_seconds=2.0, rounds=1,
                    warmup_seconds=1.0, flow_seconds=6.0,
-                   raw_cast_seconds=3.0, sched_seconds=1.0,
+                   raw_cast_seconds=3.0, latency_seconds=2.0,
+                   sched_seconds=1.0,
                    memory_requests=(2_000, 10_000), worker_batch=250,
                    startup_runs=1)
 
