@@ -101,6 +101,7 @@ class Server:
                  port: int = 0, *, pool_size: int = 100, backlog: int = 128,
                  keep_alive: bool = True,
                  client_socket_timeout: float | None = 900,
+                 access_log: bool = True,
                  max_header_line: int = 16384,
                  socket: socket_module.socket | None = None) -> None:
         self.name = name
@@ -109,6 +110,7 @@ class Server:
         self._pool = eventlet.GreenPool(pool_size)
         self._keep_alive = keep_alive
         self._client_socket_timeout = client_socket_timeout
+        self._access_log = access_log
         self._max_header_line = max_header_line
         self._socket = _green(socket) if socket is not None else bind_socket(
             host, port, backlog)
@@ -151,6 +153,8 @@ class Server:
         self._server = eventlet.spawn(
             eventlet_wsgi.server, self._server_socket, self._app,
             log=self._log,
+            # The request lines; errors are logged either way.
+            log_output=self._access_log,
             # Strict request framing and JSON protocol errors.
             protocol=StrictHttpProtocol,
             custom_pool=self._pool,

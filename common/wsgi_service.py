@@ -214,6 +214,7 @@ def _make_server(name: str, app: App, api: Any, socket: Any) -> Server:
     return Server(name, app, host=api.bind_host, port=api.bind_port,
                   pool_size=api.wsgi_default_pool_size, backlog=api.backlog,
                   keep_alive=api.wsgi_keep_alive,
+                  access_log=api.access_log,
                   # 0 means no timeout in the option, None in Server.
                   client_socket_timeout=api.client_socket_timeout or None,
                   max_header_line=api.max_header_line, socket=socket)
