@@ -60,7 +60,9 @@ class Volume(TimestampMixin, Base):
 
     __tablename__ = "volumes"
     __table_args__ = (
-        Index("volumes_project_id", "project_id"),
+        # The list's default order, newest first (migration 0002).
+        Index("volumes_project_created", "project_id", "created_at", "id"),
+        Index("volumes_created", "created_at", "id"),
         Index("volumes_host_status", "host", "status"),
     )
 
