@@ -8,6 +8,7 @@ flight (``init_host``, before this host consumes anything).
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from common import context as capstan_context
@@ -22,6 +23,13 @@ LOG = logging.getLogger(__name__)
 TRANSITIONAL = ("creating", "deleting", "extending")
 # Volumes that hold no space on their host: their create failed.
 NOT_PROVISIONED = ("error",)
+# Least time between two capability reports sent because a volume changed.
+# NOTE(capstan): one report per create cost an aggregate query here, a
+# fanout cast and a message for every scheduler: ~35% of this worker's CPU
+# per volume under load (docs/benchmarks.md, benchmark 3). Skipping is
+# safe: the scheduler keeps its own record of a placement until a report
+# stamped after it arrives, and the periodic report (every 10 s) follows.
+CHANGE_REPORT_SPACING = 1.0
 
 
 class VolumeManager(SchedulerDependentManager):
@@ -35,6 +43,7 @@ class VolumeManager(SchedulerDependentManager):
         self.driver = driver or driver_loader.load(
             base.NAMESPACE, self.conf.volume_driver, host=self.host,
             options=_driver_options(self.conf))
+        self._change_reported_at = float("-inf")
 
     def init_host(self, service_id: int) -> None:
         self.driver.do_setup()
@@ -69,7 +78,7 @@ class VolumeManager(SchedulerDependentManager):
                                   export_location=location, fault=None):
                 LOG.info("volume %s available at %s", volume_id, location)
         if publish:
-            self.publish_service_capabilities(context)
+            self._report_change(context)
 
     @rpc.expose
     def delete_volume(self, context: Any, volume_id: str,
@@ -89,7 +98,7 @@ class VolumeManager(SchedulerDependentManager):
                                deleted_at=self.db.now())
             LOG.info("volume %s deleted", volume_id)
         if publish:
-            self.publish_service_capabilities(context)
+            self._report_change(context)
 
     @rpc.expose
     def extend_volume(self, context: Any, volume_id: str,
@@ -116,6 +125,14 @@ class VolumeManager(SchedulerDependentManager):
         volume_ids = [v.id for v in self.db.volume_get_by_host(self.host)]
         self.scheduler_api.sync_volume_info(context, host=self.host,
                                             volume_ids=volume_ids)
+
+    def _report_change(self, context: Any) -> None:
+        """Report capabilities after a change, at most once a spacing."""
+        now = time.monotonic()
+        if now - self._change_reported_at < CHANGE_REPORT_SPACING:
+            return
+        self._change_reported_at = now
+        self.publish_service_capabilities(context)
 
     def _own_volume(self, volume_id: str, status: str):
         """Return the volume if it is this host's and in ``status``."""
