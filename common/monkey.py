@@ -13,6 +13,11 @@ def patch() -> None:
     # function would block every green thread while a query runs. It reads
     # this variable when first imported (DESIGN.md section 6).
     os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+    # NOTE(capstan): eventlet's green DNS resolver imports dnspython, ~8 MiB
+    # per process (docs/benchmarks.md, benchmark 6). capstan resolves only
+    # the database and broker hosts, when it connects; without it eventlet
+    # calls the system resolver. Set EVENTLET_NO_GREENDNS=no to keep it.
+    os.environ.setdefault("EVENTLET_NO_GREENDNS", "yes")
     silence_eventlet_warning()
     import eventlet
 
