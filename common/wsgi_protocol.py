@@ -38,6 +38,7 @@ import uuid
 from email.utils import formatdate
 from typing import Any
 
+import eventlet
 from eventlet import wsgi as eventlet_wsgi
 
 LOG = logging.getLogger(__name__)
@@ -73,6 +74,15 @@ def _title(code: int) -> str:
 
 class StrictHttpProtocol(eventlet_wsgi.HttpProtocol):
     """One client connection; see the module docstring."""
+
+    def handle_one_request(self) -> None:
+        # NOTE(capstan): let the other connections run between two requests
+        # of this one. A keep-alive client whose next request is already
+        # buffered was otherwise served again and again without a switch
+        # while others waited: GET /v1/volumes on SQLite (no I/O to yield
+        # on) had p50 2 ms and p99 1.5 s under 10 busy connections.
+        eventlet.sleep(0)
+        super().handle_one_request()
 
     def send_error(self, code: int, message: str | None = None,
                    explain: str | None = None) -> None:
