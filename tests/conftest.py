@@ -47,3 +47,9 @@ def rabbit_url():
     """A transport URL on a fresh RabbitMQ vhost, deleted afterwards."""
     with backends.fresh_rabbit_vhost() as url:
         yield url
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the fault stage (``slow``: it restarts the shared RabbitMQ and
+    PostgreSQL) after every other test, as a stage of its own."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
