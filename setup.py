@@ -71,6 +71,9 @@ setup(
         "oslo.config.opts": [
             "capstan = common.config:list_opts",
         ],
+        "oslo.config.opts.defaults": [
+            "capstan = common.config:update_sample_defaults",
+        ],
         "oslo.policy.policies": [
             "capstan = api.policy:list_rules",
         ],

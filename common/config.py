@@ -215,21 +215,46 @@ def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     ]
 
 
-def _register_oslo_messaging_opts(conf: cfg.ConfigOpts) -> None:
-    # Registered up front, not lazily by oslo.messaging, so that
-    # check_values() sees a bad [oslo_messaging_rabbit] value at start-up.
-    for group, opts in messaging_opts.list_opts():
-        conf.register_opts(opts, group=group)
+# capstan's defaults for oslo.messaging's options, by (group, name).
+MESSAGING_DEFAULTS = {
     # The in-process bus is the embedded default (DESIGN.md section 4).
-    conf.set_default("transport_url", "fake://")
+    ("DEFAULT", "transport_url"): "fake://",
     # NOTE(capstan): with rabbit:// a cast must outlive a restart of the
     # broker (README, "RabbitMQ queue settings"). Quorum queues are durable
     # and replicated, and their messages persistent (kombu's default); with
     # the publisher confirms oslo.messaging always asks for, a cast that
     # returned is on disk. Reply and fanout queues stay transient: a lost
     # reply is a timeout (503), a lost capability report is sent again.
-    conf.set_default("rabbit_quorum_queue", True,
-                     group="oslo_messaging_rabbit")
+    ("oslo_messaging_rabbit", "rabbit_quorum_queue"): True,
+}
+
+
+def update_sample_defaults() -> None:
+    """Show capstan's defaults in the sample (oslo.config.opts.defaults).
+
+    oslo-config-generator calls this before it lists the options, in its
+    own process only: it sets the defaults on oslo.messaging's module-level
+    option objects, which capstan's services never do (they set them on
+    their private ConfigOpts, see make_conf).
+    """
+    # NOTE(capstan): list_opts() hands out deep copies, so the generator's
+    # own listing would not see a change made to them; _opts holds the
+    # option objects themselves (oslo.messaging 18.x).
+    for group, opts in messaging_opts._opts:
+        group = group or "DEFAULT"
+        for opt in opts:
+            if (group, opt.name) in MESSAGING_DEFAULTS:
+                opt.default = MESSAGING_DEFAULTS[group, opt.name]
+
+
+def _register_oslo_messaging_opts(conf: cfg.ConfigOpts) -> None:
+    # Registered up front, not lazily by oslo.messaging, so that
+    # check_values() sees a bad [oslo_messaging_rabbit] value at start-up.
+    for group, opts in messaging_opts.list_opts():
+        conf.register_opts(opts, group=group)
+    for (group, name), value in MESSAGING_DEFAULTS.items():
+        conf.set_default(name, value,
+                         group=None if group == "DEFAULT" else group)
     # NOTE(capstan): see the module docstring; these are the two groups
     # oslo.messaging reads from any conf but registers only on cfg.CONF.
     conf.register_opts(metrics_client.oslo_messaging_metrics,

@@ -177,3 +177,14 @@ def test_list_opts_names_every_group_of_make_conf():
         owner = conf if group == "DEFAULT" else getattr(conf, group)
         for opt in opts:
             getattr(owner, opt.dest)
+
+
+def test_sample_shows_capstan_defaults_of_oslo_messaging_options():
+    # The sample is what operators copy; it must show the defaults the
+    # services really use, not oslo.messaging's own.
+    sample = (REPO / "etc" / "capstan.conf.sample").read_text()
+    conf = config.make_conf()
+    assert conf.oslo_messaging_rabbit.rabbit_quorum_queue is True
+    assert "\n#rabbit_quorum_queue = true\n" in sample
+    assert conf.transport_url == "fake://"
+    assert "\n#transport_url = fake://\n" in sample
