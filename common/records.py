@@ -25,12 +25,22 @@ DB_ERRORS = (exception.ServiceUnavailable, sa_exc.SQLAlchemyError)
 def is_up(service: models.Service, *, now: datetime.datetime,
           service_down_time: float) -> bool:
     """Whether ``service`` counts as up at ``now``."""
+    return is_up_since(service, up_since(now, service_down_time))
+
+
+def up_since(now: datetime.datetime,
+             service_down_time: float) -> datetime.datetime:
+    """The oldest heartbeat that still counts as up at ``now``."""
+    return now - datetime.timedelta(seconds=service_down_time)
+
+
+def is_up_since(service: models.Service, since: datetime.datetime) -> bool:
+    """:func:`is_up` with :func:`up_since` computed once for many records
+    (a listing of 10,000 services)."""
     if service.state != "running" or service.forced_down:
         return False
-    if service.last_seen_up is None:
-        return False
-    age = (now - service.last_seen_up).total_seconds()
-    return age <= service_down_time
+    last_seen_up = service.last_seen_up
+    return last_seen_up is not None and last_seen_up >= since
 
 
 class ServiceRecord:

@@ -40,9 +40,9 @@ class ServicesController:
         now = self.deps.db.now()
         # Read once per request, not once per row (10,000 oslo.config
         # lookups cost ~7 ms); a SIGHUP still takes effect at the next one.
-        down_time = self.deps.conf.service_down_time
+        since = records.up_since(now, self.deps.conf.service_down_time)
         return wsgi_util.json_response(
-            {"services": [self._view(row, now, down_time) for row in rows]})
+            {"services": [self._view(row, since) for row in rows]})
 
     def update(self, req: webob.Request, id: str) -> webob.Response:
         """PUT /v1/services/{id}: status (+ reason) or forced_down."""
@@ -51,8 +51,8 @@ class ServicesController:
         values = update_values(wsgi_util.read_json_object(req))
         row = self.deps.db.service_update(service_id, **values)
         return wsgi_util.json_response(
-            {"service": self._view(row, self.deps.db.now(),
-                                   self.deps.conf.service_down_time)})
+            {"service": self._view(row, records.up_since(
+                self.deps.db.now(), self.deps.conf.service_down_time))})
 
     def delete(self, req: webob.Request, id: str) -> webob.Response:
         """DELETE /v1/services/{id}: only once the service is down."""
@@ -69,16 +69,15 @@ class ServicesController:
         return records.is_up(
             row, now=now, service_down_time=self.deps.conf.service_down_time)
 
-    def _view(self, row: models.Service, now: datetime.datetime,
-              down_time: float) -> dict[str, Any]:
+    def _view(self, row: models.Service,
+              up_since: datetime.datetime) -> dict[str, Any]:
         return {
             "id": row.id,
             "host": row.host,
             "binary": row.binary,
             "topic": row.topic,
             "status": "disabled" if row.disabled else "enabled",
-            "state": "up" if records.is_up(
-                row, now=now, service_down_time=down_time) else "down",
+            "state": "up" if records.is_up_since(row, up_since) else "down",
             "disabled_reason": row.disabled_reason,
             "forced_down": row.forced_down,
             "last_seen_up": _iso8601(row.last_seen_up),

@@ -121,4 +121,8 @@ def _next_url(req: webob.Request, params: dict[str, str],
 def _iso8601(value: datetime.datetime | None) -> str | None:
     if value is None:
         return None
-    return value.replace(tzinfo=datetime.timezone.utc).isoformat()
+    if value.tzinfo is not None:
+        return value.astimezone(datetime.timezone.utc).isoformat()
+    # Stored naive UTC; the same text as .replace(tzinfo=utc).isoformat(),
+    # without building a second datetime per value.
+    return value.isoformat() + "+00:00"
