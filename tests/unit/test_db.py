@@ -204,3 +204,48 @@ def test_volume_sum_size_by_host_counts_live_rows_except_excluded(database):
     assert database.volume_sum_size_by_host(
         "a", exclude_statuses=("error",)) == 5
     assert database.volume_sum_size_by_host("nobody") == 0
+
+
+def test_volume_create_returns_the_row_with_its_defaults(database):
+    row = database.volume_create(id="20000000-0000-0000-0000-000000000000",
+                                 size=3, status="creating", meta={"k": "v"})
+    assert (row.meta, row.scheduler_hints, row.schedule_attempts) == (
+        {"k": "v"}, {}, 0)
+    assert row.created_at is not None
+    stored = database.volume_get(row.id)
+    assert (stored.meta, stored.scheduler_hints, stored.size) == (
+        {"k": "v"}, {}, 3)
+    assert stored.created_at == row.created_at
+
+
+def test_volume_cas_changes_only_a_live_row_in_an_expected_status(database):
+    volume_id = "30000000-0000-0000-0000-000000000000"
+    database.volume_create(id=volume_id, size=1, status="creating",
+                           host="a")
+    assert not database.volume_cas(volume_id, "deleting", status="error")
+    assert database.volume_cas(volume_id, ("extending", "creating"),
+                               status="available", export_location="x")
+    assert not database.volume_cas(volume_id, "creating", status="error")
+    state = database.volume_get_state(volume_id)
+    assert (state.host, state.status, state.size) == ("a", "available", 1)
+    assert database.volume_cas(volume_id, "available",
+                               deleted_at=database.now())
+    assert database.volume_get_state(volume_id) is None
+    assert not database.volume_cas(volume_id, "available", status="error")
+
+
+def test_volume_cas_creating_matches_host_and_attempts(database):
+    volume_id = "40000000-0000-0000-0000-000000000000"
+    database.volume_create(id=volume_id, size=1, status="creating")
+    assert not database.volume_cas_creating(volume_id, expected_host="a",
+                                            host="b")
+    assert database.volume_cas_creating(volume_id, expected_host=None,
+                                        host="a", fault=None)
+    assert not database.volume_cas_creating(volume_id, expected_host=None,
+                                            host="b")
+    assert not database.volume_cas_creating(volume_id, expected_host="a",
+                                            attempts=1, schedule_attempts=2)
+    assert database.volume_cas_creating(volume_id, expected_host="a",
+                                        attempts=0, schedule_attempts=1)
+    assert database.volume_ids_by_host("a") == [volume_id]
+    assert database.volume_get_state(volume_id).host == "a"

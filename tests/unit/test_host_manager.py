@@ -111,6 +111,41 @@ def test_get_all_host_states_reads_services_once_per_ttl(manager, db, clock):
     assert db.service_reads == 2
 
 
+def test_get_all_host_states_expired_set_is_read_by_one_placement(
+        manager, db, clock):
+    db.add_service("h1")
+    _report(manager, "h1", free=50)
+    manager.get_all_host_states(None)
+    clock.now += manager.services_ttl
+    seen_meanwhile = []
+    read = db.service_get_liveness
+
+    def slow_read(topic):
+        # Another placement runs while this read waits on the database.
+        seen_meanwhile.append(_hosts(manager.get_all_host_states(None)))
+        return read(topic)
+
+    db.service_get_liveness = slow_read
+    assert _hosts(manager.get_all_host_states(None)) == ["h1"]
+    assert seen_meanwhile == [["h1"]]
+    assert db.service_reads == 2
+
+
+def test_get_all_host_states_failed_read_is_retried_by_the_next(
+        manager, db, clock):
+    db.add_service("h1")
+    _report(manager, "h1", free=50)
+    manager.get_all_host_states(None)
+    clock.now += manager.services_ttl
+    read = db.service_get_liveness
+    db.service_get_liveness = lambda topic: 1 / 0
+    with pytest.raises(ZeroDivisionError):
+        manager.get_all_host_states(None)
+    db.service_get_liveness = read
+    assert _hosts(manager.get_all_host_states(None)) == ["h1"]
+    assert db.service_reads == 2
+
+
 def test_get_all_host_states_sees_a_host_reporting_for_the_first_time(
         manager, db):
     db.add_service("h1")
