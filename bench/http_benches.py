@@ -77,7 +77,7 @@ def run_http(session: Session, sqlite: str, pg: str | None,
             # The same GET /v1 on a server with [api] access_log = false,
             # as behind a proxy that logs the requests itself.
             quiet, quiet_proc, quiet_hdr, _ = _api(
-                session, "http-no-access-log", sqlite + "-quiet", transport,
+                session, "http-no-access-log", sqlite, transport,
                 api_options={"access_log": False})
             deps.append(quiet)
             servers = {"baseline": (base_port, "/", {}, None),
