@@ -218,4 +218,3 @@ def _make_server(name: str, app: App, api: Any, socket: Any) -> Server:
                   # 0 means no timeout in the option, None in Server.
                   client_socket_timeout=api.client_socket_timeout or None,
                   max_header_line=api.max_header_line, socket=socket)
-

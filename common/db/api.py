@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
-import json
 import logging
 import threading
 from typing import Callable, Iterator
@@ -19,7 +17,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import orm
 
 from common import exception
-from common.db import models, volume_sql
+from common.db import engine as db_engine
+from common.db import list_sql, models, volume_sql
 
 LOG = logging.getLogger(__name__)
 
@@ -42,8 +41,8 @@ class Database:
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            self._engine = _create_engine(self.url, self._pool_size,
-                                          self._max_overflow)
+            self._engine = db_engine.create_engine(
+                self.url, self._pool_size, self._max_overflow)
             self._sessionmaker = orm.sessionmaker(self._engine,
                                                   expire_on_commit=False)
         return self._engine
@@ -126,7 +125,7 @@ class Database:
                       if value is not None)
         params = {key: filters[key] for key in shape}
         with self.autocommit() as connection:
-            return connection.execute(_service_list_statement(shape),
+            return connection.execute(list_sql.service_list_statement(shape),
                                       params).all()
 
     def service_create(self, host: str, binary: str,
@@ -260,9 +259,9 @@ class Database:
             params["marker_id"] = last.id
             with self.session() as session:
                 params["marker_value"] = session.scalar(
-                    sa.select(_sort_expression(sort_key)).where(
+                    sa.select(list_sql.sort_expression(sort_key)).where(
                         models.Volume.id == last.id))
-        statement = _volume_list_statement(
+        statement = list_sql.volume_list_statement(
             project_id is not None, tuple(sorted(filters)), sort_key,
             sort_dir, marker is not None, limit is not None)
         # NOTE(capstan): one Core SELECT in autocommit, no ORM session: the
@@ -392,118 +391,9 @@ class Database:
             return {row.id: row.host for row in session.execute(query)}
 
 
-@functools.lru_cache(maxsize=256)
-def _volume_list_statement(by_project: bool, filter_keys: tuple,
-                           sort_key: str, sort_dir: str, after_marker: bool,
-                           limited: bool) -> sa.Select:
-    """The volume list query of one shape, with bound parameters."""
-    table = models.Volume
-    query = sa.select(*_VOLUME_COLUMNS).where(table.deleted_at.is_(None))
-    if by_project:
-        query = query.where(table.project_id == sa.bindparam("project_id"))
-    for key in filter_keys:
-        query = query.where(getattr(table, key) == sa.bindparam(f"f_{key}"))
-    column = _sort_expression(sort_key)
-    if after_marker:
-        value, last = sa.bindparam("marker_value"), sa.bindparam("marker_id")
-        if sort_dir == "desc":
-            query = query.where(sa.or_(
-                column < value, sa.and_(column == value, table.id < last)))
-        else:
-            query = query.where(sa.or_(
-                column > value, sa.and_(column == value, table.id > last)))
-    order = sa.desc if sort_dir == "desc" else sa.asc
-    query = query.order_by(order(column), order(table.id))
-    if limited:
-        query = query.limit(sa.bindparam("limit"))
-    return query
-
-
-@functools.lru_cache(maxsize=8)
-def _service_list_statement(filter_keys: tuple) -> sa.Select:
-    table = models.Service
-    query = sa.select(*_SERVICE_COLUMNS).where(table.deleted_at.is_(None))
-    for key in filter_keys:
-        query = query.where(getattr(table, key) == sa.bindparam(key))
-    return query.order_by(table.id)
-
-
-def _columns(model: type) -> list:
-    # Labelled with the attribute names, so rows read like the models
-    # (Volume.meta is the column "metadata").
-    return [getattr(model, attr.key).label(attr.key)
-            for attr in sa.inspect(model).column_attrs]
-
-
-# What a volume's REST view shows (api/v1/volumes.py view): not the
-# scheduler hints nor deleted_at, which a listing would decode for nothing.
-_VOLUME_COLUMNS = [column for column in _columns(models.Volume)
-                   if column.name not in ("scheduler_hints", "deleted_at")]
-# What a listing shows and is_up reads; the other timestamps are left out
-# (on SQLite each DateTime is parsed from text: 30,000 of them cost ~25 ms).
-_SERVICE_COLUMNS = [column for column in _columns(models.Service)
-                    if column.name not in ("created_at", "updated_at",
-                                           "deleted_at")]
-
-
-def _sort_expression(sort_key: str):
-    """The volume column to sort on, never NULL.
-
-    NOTE(capstan): keyset pagination compares with the marker's value; a
-    NULL would match nothing (rows lost between pages), and SQLite and
-    PostgreSQL put NULLs at opposite ends. Nullable keys get a fallback.
-    """
-    table = models.Volume
-    column = getattr(table, sort_key)
-    if sort_key == "updated_at":
-        return sa.func.coalesce(table.updated_at, table.created_at)
-    if sort_key in ("name", "host", "availability_zone"):
-        return sa.func.coalesce(column, "")
-    return column
-
-
 def _live_services() -> sa.Select:
     return sa.select(models.Service).where(
         models.Service.deleted_at.is_(None))
-
-
-def _create_engine(url: str, pool_size: int, max_overflow: int) -> sa.Engine:
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30},
-                                  json_deserializer=_json_loads)
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    # pre_ping replaces connections the server dropped (a restart of
-    # PostgreSQL), so the first query after an outage does not fail.
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size,
-                            max_overflow=max_overflow,
-                            json_deserializer=_json_loads)
-
-
-# JSON column texts common enough to skip the parser for (a copy each time:
-# the caller may change what it gets).
-# psycopg hands the deserializer bytes, sqlite3 str.
-_JSON_CONSTANTS: dict[str | bytes, Callable[[], object]] = {
-    "{}": dict, "[]": list, "null": lambda: None,
-    b"{}": dict, b"[]": list, b"null": lambda: None}
-
-
-def _json_loads(text: str | bytes) -> object:
-    """json.loads, with the empty document and null taken as they are.
-
-    NOTE(capstan): nearly every volume's metadata is ``{}``; parsing it
-    through json.loads cost ~2.5 us a column, ~50 us of a 20-volume page.
-    """
-    constant = _JSON_CONSTANTS.get(text)
-    return constant() if constant is not None else json.loads(text)
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers (the API) proceed while a writer holds the lock.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
 @contextlib.contextmanager
