@@ -76,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
             all_in_one.apply_defaults(conf)
         except config.ConfigError as exc:
             return cmd.fail(BINARY, str(exc))
+    elif (conf.api.auth_strategy == "noauth"
+          and not all_in_one.is_loopback(conf.api.bind_host)):
+        # Allowed (a container behind an authenticating proxy), but loud.
+        LOG.warning("[api] auth_strategy = noauth on bind_host %s, which is "
+                    "not loopback: anyone who reaches it can act as any "
+                    "user and project, admin included; use token outside "
+                    "development", conf.api.bind_host)
     if conf.database.connection.startswith("sqlite"):
         config.ensure_state_path(conf)
     try:

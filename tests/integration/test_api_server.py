@@ -303,3 +303,23 @@ def test_api_server_without_schema_exits_1_after_making_state_path(
     assert state.is_dir()
     assert result.returncode == 1
     assert "capstan-manage db sync" in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("bind_host, warned", [("0.0.0.0", True),
+                                               ("127.0.0.1", False)])
+def test_api_server_warns_about_noauth_beyond_loopback(local_env, bind_host,
+                                                       warned):
+    # The port is taken, so the server stops right after its start-up
+    # checks; the warning comes before the bind.
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run_api(local_env.write_config(api={
+            "bind_host": bind_host, "bind_port": port,
+            "auth_strategy": "noauth"}))
+    assert result.returncode == 1
+    warning = (f"auth_strategy = noauth on bind_host {bind_host}, which is "
+               "not loopback")
+    output = result.stdout + result.stderr
+    assert (warning in output) is warned, output
