@@ -298,3 +298,47 @@ def test_lost_cast_errors_out_after_max_attempts_when_no_host_fits(
     assert row.fault == (
         "No valid host was found: gave up after 3 re-sends; last: "
         "CapacityFilter rejected all 3 candidate hosts for size 1000 GiB")
+
+
+def _create_racing(cloud, monkeypatch, host: str, meanwhile) -> str:
+    """Run ``host``'s create of a new volume; ``meanwhile`` changes the
+    row while the driver works (a slow create the scheduler gave up on)."""
+    volume_id = cloud.new_volume(10, host=host)
+    driver = cloud.drivers[host]
+    real_create = driver.create_volume
+
+    def slow_create(vid, size):
+        meanwhile(vid)
+        return real_create(vid, size)
+
+    monkeypatch.setattr(driver, "create_volume", slow_create)
+    manager = next(service.manager for service in cloud.services
+                   if service.host == host)
+    manager.create_volume(cloud.context, volume_id)
+    return volume_id
+
+
+@pytest.mark.parametrize("meanwhile", [
+    {"status": "error", "fault": "gave up after 3 re-sends"},
+    {"host": "vol-b"},
+])
+def test_create_finishing_after_the_volume_moved_on_drops_its_file(
+        make_cloud, monkeypatch, meanwhile):
+    cloud = make_cloud()
+    volume_id = _create_racing(
+        cloud, monkeypatch, "vol-a",
+        lambda vid: cloud.db.volume_cas(vid, "creating", **meanwhile))
+    assert volume_id not in cloud.drivers["vol-a"].volumes
+    row = cloud.db.volume_get(volume_id)
+    assert (row.status, row.host) == (meanwhile.get("status", "creating"),
+                                      meanwhile.get("host", "vol-a"))
+
+
+def test_create_losing_to_a_duplicate_on_the_same_host_keeps_the_file(
+        make_cloud, monkeypatch):
+    cloud = make_cloud()
+    volume_id = _create_racing(
+        cloud, monkeypatch, "vol-a",
+        lambda vid: cloud.db.volume_cas(vid, "creating", status="available"))
+    assert volume_id in cloud.drivers["vol-a"].volumes
+    assert cloud.db.volume_get(volume_id).status == "available"

@@ -71,12 +71,17 @@ class VolumeManager(SchedulerDependentManager):
             location = self.driver.create_volume(volume.id, volume.size)
         except Exception as exc:
             LOG.exception("creating volume %s failed", volume_id)
-            self.db.volume_cas(volume_id, "creating", status="error",
-                               fault=_fault("create", exc))
+            self.db.volume_cas_creating(volume_id, expected_host=self.host,
+                                        status="error",
+                                        fault=_fault("create", exc))
         else:
-            if self.db.volume_cas(volume_id, "creating", status="available",
-                                  export_location=location, fault=None):
+            # Only if the volume is still this host's to create.
+            if self.db.volume_cas_creating(
+                    volume_id, expected_host=self.host, status="available",
+                    export_location=location, fault=None):
                 LOG.info("volume %s available at %s", volume_id, location)
+            else:
+                self._drop_if_moved_on(volume_id)
         if publish:
             self._report_change(context)
 
@@ -134,6 +139,31 @@ class VolumeManager(SchedulerDependentManager):
             return
         self._change_reported_at = now
         self.publish_service_capabilities(context)
+
+    def _drop_if_moved_on(self, volume_id: str) -> None:
+        """Remove the backing volume a create just made if the volume is
+        no longer this host's to create.
+
+        The create took long enough for the scheduler to give up on this
+        host: the volume went to ``error`` after its last re-send, was
+        placed on another host, or was deleted. The backing volume made
+        here belongs to nothing then, and would hold space for ever. One
+        that is this host's in any other status (a duplicate create here
+        finished first) is the volume's and stays.
+        """
+        volume = self.db.volume_get_state(volume_id)
+        if (volume is not None and volume.host == self.host
+                and volume.status not in NOT_PROVISIONED):
+            return
+        LOG.warning("volume %s is %s by the time its create finished on %s; "
+                    "removing the backing volume made here", volume_id,
+                    "gone" if volume is None
+                    else f"{volume.status} on {volume.host}", self.host)
+        try:
+            self.driver.delete_volume(volume_id)
+        except Exception:  # noqa: BLE001 - a leftover, logged, not fatal
+            LOG.exception("removing the backing volume of %s failed",
+                          volume_id)
 
     def _own_volume(self, volume_id: str, status: str):
         """Return (id, host, status, size) of the volume if it is this
