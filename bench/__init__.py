@@ -1,4 +1,6 @@
-"""capstan's benchmarks: ``python -m bench [--quick]`` (see docs/benchmarks.md).
+"""capstan's benchmarks: ``python -m bench [--quick]``.
+
+See docs/benchmarks.md.
 
 Not tests: nothing here asserts. Every figure is printed next to a baseline
 measured in the same run on the same machine, because the machine is shared

@@ -4,10 +4,11 @@
 
 Served the way api-server serves (common/wsgi.py): one process, the
 standard library monkey-patched, one GreenPool of ``--pool-size`` (the
-bench passes capstan's ``[api] wsgi_default_pool_size``), keep-alive on, eventlet's access log on (here
-eventlet's default, a line on stderr per request; api-server's goes through
-oslo.log). No paste, no routes, no filters, no database: what is left of a
-request is what no Python WSGI app on eventlet can avoid.
+bench passes capstan's ``[api] wsgi_default_pool_size``), keep-alive on,
+eventlet's access log on (here eventlet's default, a line on stderr per
+request; api-server's goes through oslo.log). No paste, no routes, no
+filters, no database: what is left of a request is what no Python WSGI app
+on eventlet can avoid.
 """
 import warnings
 

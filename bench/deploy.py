@@ -21,7 +21,6 @@ from bench import backends, procs
 from bench.procs import BenchError, Proc, ProcGroup
 
 
-
 def source_paste() -> pathlib.Path:
     """The api-paste.ini of the checkout the servers run from."""
     return procs.TREE / "etc" / "api-paste.ini"

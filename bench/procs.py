@@ -60,8 +60,8 @@ def free_port() -> int:
 
 def machine_cpu() -> tuple[int, int]:
     """(busy, total) jiffies of every CPU since boot, from /proc/stat."""
-    fields = [int(n) for n in
-              pathlib.Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    first = pathlib.Path("/proc/stat").read_text().split("\n")[0]
+    fields = [int(n) for n in first.split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     return sum(fields) - idle, sum(fields)
 

@@ -3,7 +3,8 @@
 6. Resident memory (VmRSS) of a fresh api-server and a fresh volume worker
    idle, then after 10,000 and 50,000 requests (2,000 and 10,000 in quick
    mode). api-server (PostgreSQL and RabbitMQ when there, as deployed):
-   wrk over GET /v1, /v1/volumes?limit=20 and /v1/services in turn; volume worker: create and delete casts
+   wrk over GET /v1, /v1/volumes?limit=20 and /v1/services in turn;
+   volume worker: create and delete casts
    (``bench.worker_load``). Baseline: the idle figure.
 7. Launch to ready, as a supervisor sees it: ``api-server`` from exec to
    the first 200 on GET /; ``worker --topic volume`` from exec to its

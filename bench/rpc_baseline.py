@@ -4,7 +4,8 @@
     python -m bench.rpc_baseline client --url U --duration S
 
 No capstan code: the global ``cfg.CONF`` (with ``--quorum``, quorum
-queues as capstan's transport declares them; classic otherwise), ``get_rpc_transport``, a
+queues as capstan's transport declares them; classic otherwise),
+``get_rpc_transport``, a
 ``threading``-executor RPC server (green under the monkey patch, as in
 capstan's workers) with one endpoint method, and a client casting to it as
 fast as it can for the duration, then a ``stop`` cast carrying how many it

@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-# -- machine and versions ------------------------------------------------------
+# -- machine and versions -----------------------------------------------------
 
 def _cpu_model() -> str:
     for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
@@ -145,7 +145,7 @@ def run_scheduler(session: Session) -> None:
                         for n in SCHED_HOSTS) + " ms"))
 
 
-# -- the run ---------------------------------------------------------------------
+# -- the run ------------------------------------------------------------------
 
 def _attempt(session: Session, label: str, call, *args) -> None:
     print(f"bench: {label} ...", flush=True)
@@ -156,7 +156,8 @@ def _attempt(session: Session, label: str, call, *args) -> None:
         detail = str(exc).strip().splitlines()[0] if str(exc) else repr(exc)
         session.add(Row(label.split()[0], f"{label}: FAILED", None, "",
                         note=detail[:160]))
-        session.figures.setdefault("errors", {})[label] = traceback.format_exc()
+        session.figures.setdefault("errors", {})[label] = (
+            traceback.format_exc())
         print(f"bench: {label} failed: {detail}", flush=True)
     print(f"bench: {label} took {time.monotonic() - started:.0f} s",
           flush=True)
@@ -218,7 +219,7 @@ def run_all(session: Session, only: set[str], errors: dict) -> None:
         _attempt(session, "3 create flow", flow_bench.run_flow, pg, rabbit)
 
 
-# -- output ----------------------------------------------------------------------
+# -- output -------------------------------------------------------------------
 
 def _fmt(value: float | None, unit: str = "") -> str:
     if value is None:
