@@ -112,31 +112,32 @@ def machine() -> dict:
 # -- benchmark 4 (in process, in a child) -------------------------------------
 
 def run_scheduler(session: Session) -> None:
-    """Benchmark 4. The placement figure is the mean select_host() (all
-    placements' time over their number): the filters and weighers of one
-    placement; the median and p99 are in the note. The services re-read happens
-    once per [scheduler] services TTL (1 s), however many placements there
-    are, so it is reported on its own rather than spread over them."""
+    """Benchmark 4. The placement figure is the CPU time of one
+    select_host(), the filters and weighers of one placement, averaged
+    over all placements; it does not count the time the process waited
+    for a core. Wall-clock median and p99 are in the note. The services
+    re-read, once per services TTL (1 s), counts in the placement that
+    triggers it; its own cost is reported on a row of its own."""
     out = procs.run([procs.PYTHON, "-m", "bench.sched_bench", "--hosts",
                      ",".join(str(n) for n in SCHED_HOSTS), "--seconds",
                      str(session.settings.sched_seconds)], timeout=600)
     results = {r["hosts"]: r for r in json.loads(out)}
     session.figures["4_scheduler"] = results
     first = SCHED_HOSTS[0]
-    base = results[first]["mean_ms"]
+    base = results[first]["cpu_ms"]
     for hosts in SCHED_HOSTS:
         fig = results[hosts]
-        growth = ratio(fig["mean_ms"], base)
+        growth = ratio(fig["cpu_ms"], base)
         linear = hosts / first
         met = growth <= linear if hosts > first else None
         target = f"<= {linear:.0f}x (linear)" if hosts > first else "baseline"
         if hosts == SCHED_HOSTS[-1]:
             target += ", <= 10 ms"
-            met = met and fig["mean_ms"] <= 10.0
+            met = met and fig["cpu_ms"] <= 10.0
         session.add(Row(
-            "4", f"placement at {hosts:,} hosts (mean)", fig["mean_ms"],
+            "4", f"placement at {hosts:,} hosts (CPU)", fig["cpu_ms"],
             "ms", base, growth, target, met,
-            note=f"p50 {fig['p50_ms']:.3f}, p99 {fig['p99_ms']:.2f} ms; "
+            note=f"wall p50 {fig['p50_ms']:.3f}, p99 {fig['p99_ms']:.2f} ms; "
                  f"{fig['placements']} placements"))
     session.add(Row(
         "4", "  services re-read (once per second), 100 / 1,000 / 10,000",
