@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Callable
 
 import sqlalchemy as sa
@@ -14,11 +15,46 @@ def create_engine(url: str, pool_size: int, max_overflow: int) -> sa.Engine:
                                   json_deserializer=_json_loads)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # pre_ping replaces connections the server dropped (a restart of
-    # PostgreSQL), so the first query after an outage does not fail.
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size,
-                            max_overflow=max_overflow,
-                            json_deserializer=_json_loads)
+    engine = sa.create_engine(url, pool_size=pool_size,
+                              max_overflow=max_overflow,
+                              json_deserializer=_json_loads)
+    _ping_after_idle(engine)
+    return engine
+
+
+# A pooled connection idle longer than this is pinged before it is used.
+PING_AFTER_IDLE = 1.0
+
+
+def _ping_after_idle(engine: sa.Engine) -> None:
+    """Replace connections the server dropped before handing them out.
+
+    pool_pre_ping's check, for connections that sat idle in the pool for
+    more than PING_AFTER_IDLE seconds only. A restart of PostgreSQL takes
+    longer than that, so every connection that lived through one is
+    pinged, found dead and replaced before the first query after the
+    outage. NOTE(capstan): pinging at every checkout cost a round trip
+    per statement on the create path, where each process checks out a
+    connection per statement (docs/benchmarks.md, benchmark 3).
+    """
+    @sa.event.listens_for(engine, "checkin")
+    def checked_in(_dbapi_connection, record) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def checking_out(dbapi_connection, record, _proxy) -> None:
+        # record.info is emptied when its DBAPI connection is replaced, so
+        # a fresh connection has no mark and is not pinged.
+        checked_in_at = record.info.get("checked_in_at")
+        if (checked_in_at is None
+                or time.monotonic() - checked_in_at < PING_AFTER_IDLE):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool drops this connection and checks out another
+            # (SQLAlchemy's documented pessimistic-disconnect recipe).
+            raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 # JSON column texts common enough to skip the parser for (a copy each time:

@@ -8,6 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import exc as sa_exc
 
 from common import exception
+from common.db import engine as db_engine
 from common.db import migration, models
 from common.db.api import Database
 
@@ -249,3 +250,47 @@ def test_volume_cas_creating_matches_host_and_attempts(database):
                                         attempts=0, schedule_attempts=1)
     assert database.volume_ids_by_host("a") == [volume_id]
     assert database.volume_get_state(volume_id).host == "a"
+
+
+# -- pinging pooled PostgreSQL connections ----------------------------------
+
+def _backend_pid(db: Database) -> int:
+    with db.autocommit() as connection:
+        return connection.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+
+
+def _terminate(db: Database, pid: int) -> None:
+    """Kill one server process, as a restart of PostgreSQL would."""
+    with sa.create_engine(db.url).connect() as admin:
+        assert admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"),
+                             {"pid": pid}).scalar()
+
+
+def test_pooled_connection_idle_past_the_limit_is_pinged_and_replaced(
+        pg_url, monkeypatch):
+    monkeypatch.setattr(db_engine, "PING_AFTER_IDLE", 0.05)
+    db = Database(pg_url)
+    try:
+        first = _backend_pid(db)
+        _terminate(db, first)
+        eventlet.sleep(0.1)  # idle past the limit
+        # The dead connection is found and replaced: no error.
+        assert _backend_pid(db) != first
+    finally:
+        db.dispose()
+
+
+def test_pooled_connection_used_just_now_is_not_pinged(pg_url, monkeypatch):
+    # The trade of PING_AFTER_IDLE: a connection checked in less than the
+    # limit ago is used unpinged; if the server dropped it meanwhile, that
+    # one statement fails as unavailable and the next gets a new one.
+    monkeypatch.setattr(db_engine, "PING_AFTER_IDLE", 3600)
+    db = Database(pg_url)
+    try:
+        first = _backend_pid(db)
+        _terminate(db, first)
+        with pytest.raises(exception.ServiceUnavailable):
+            _backend_pid(db)
+        assert _backend_pid(db) != first
+    finally:
+        db.dispose()
