@@ -8,6 +8,7 @@ connection with bound values, returning read-only rows
 """
 from __future__ import annotations
 
+import collections
 import functools
 
 import sqlalchemy as sa
@@ -83,3 +84,20 @@ def sort_expression(sort_key: str):
     if sort_key in ("name", "host", "availability_zone"):
         return sa.func.coalesce(column, "")
     return column
+
+
+def plain_rows(result: sa.CursorResult) -> list[tuple]:
+    """The rows of ``result`` as named tuples with the same attributes.
+
+    NOTE(capstan): a SQLAlchemy Row looks an attribute up by name on each
+    access, ~0.25 us; a named tuple's attribute is a slot read. Views read
+    about ten attributes a row: 2.5 us a record, ~25 ms of a listing of
+    10,000 services (docs/benchmarks.md, benchmark 5).
+    """
+    make = _row_class(tuple(result.keys()))._make
+    return [make(row) for row in result]
+
+
+@functools.lru_cache(maxsize=32)
+def _row_class(fields: tuple[str, ...]) -> type:
+    return collections.namedtuple("ListedRow", fields)
