@@ -111,12 +111,17 @@ def test_get_all_host_states_reads_services_once_per_ttl(manager, db, clock):
     assert db.service_reads == 2
 
 
-def test_get_all_host_states_expired_set_is_read_by_one_placement(
-        manager, db, clock):
+def _expire_services_of_one_host(manager, db, clock) -> None:
+    """h1 up and reported, its service set read once and now expired."""
     db.add_service("h1")
     _report(manager, "h1", free=50)
     manager.get_all_host_states(None)
     clock.now += manager.services_ttl
+
+
+def test_get_all_host_states_expired_set_is_read_by_one_placement(
+        manager, db, clock):
+    _expire_services_of_one_host(manager, db, clock)
     seen_meanwhile = []
     read = db.service_get_liveness
 
@@ -133,10 +138,7 @@ def test_get_all_host_states_expired_set_is_read_by_one_placement(
 
 def test_get_all_host_states_failed_read_is_retried_by_the_next(
         manager, db, clock):
-    db.add_service("h1")
-    _report(manager, "h1", free=50)
-    manager.get_all_host_states(None)
-    clock.now += manager.services_ttl
+    _expire_services_of_one_host(manager, db, clock)
     read = db.service_get_liveness
     db.service_get_liveness = lambda topic: 1 / 0
     with pytest.raises(ZeroDivisionError):
