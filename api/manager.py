@@ -44,9 +44,8 @@ class APIManager(Manager):
         """
         now = self.db.now()
         rows = self.db.service_get_all()
-        is_up = {row.id: records.is_up(
-            row, now=now, service_down_time=self.conf.service_down_time)
-            for row in rows}
+        since = records.up_since(now, self.conf.service_down_time)
+        is_up = {row.id: records.is_up_since(row, since) for row in rows}
         if self._was_up is not None:
             for row in rows:
                 was_up = self._was_up.get(row.id)

@@ -68,10 +68,11 @@ class Database:
         path, which need no transaction around them: a single UPDATE is
         atomic on its own.
 
-        NOTE(capstan): a session costs four round trips per statement on
-        PostgreSQL (pre-ping, BEGIN, the statement, COMMIT) plus the ORM's
-        unit of work; this costs two (pre-ping, the statement): a CAS
-        went from ~0.7 to ~0.25 ms of CPU (benchmark 3's path).
+        NOTE(capstan): a session costs three round trips per statement on
+        PostgreSQL (BEGIN, the statement, COMMIT) plus the ORM's unit of
+        work; this costs one: a CAS went from ~0.7 to ~0.25 ms of CPU
+        (benchmark 3's path). Either pings a connection first only when it
+        sat idle in the pool (common/db/engine.py).
 
         At most ``pool_size`` green threads hold one at a time; the others
         wait for a kept connection. NOTE(capstan): a burst of casts (the
@@ -113,10 +114,10 @@ class Database:
     def service_get_all(self, *, host: str | None = None,
                         binary: str | None = None,
                         topic: str | None = None) -> list[tuple]:
-        """Live service records as read-only rows: the attributes of
-        models.Service but the timestamps, except ``last_seen_up``.
+        """Live service records as read-only named tuples: the attributes
+        of models.Service but the timestamps, except ``last_seen_up``.
 
-        NOTE(capstan): rows, not ORM objects: at 10,000 services loading
+        NOTE(capstan): not ORM objects: at 10,000 services loading
         entities took ~100 ms of a GET /v1/services, rows ~27 ms
         (docs/benchmarks.md, benchmark 5).
         """
@@ -241,7 +242,7 @@ class Database:
 
         ``marker`` is the id of the last volume of the previous page; the
         sort is (``sort_key``, id) so pages are stable under ties. Returns
-        read-only rows with the attributes of models.Volume.
+        read-only named tuples with the attributes of models.Volume.
 
         NOTE(capstan): the statement is built once per shape (which
         filters, sort, marker or not) and values are bound: building it
@@ -255,12 +256,9 @@ class Database:
         if limit is not None:
             params["limit"] = limit
         if marker is not None:
-            last = self.volume_get(marker, project_id=project_id)
-            params["marker_id"] = last.id
-            with self.session() as session:
-                params["marker_value"] = session.scalar(
-                    sa.select(list_sql.sort_expression(sort_key)).where(
-                        models.Volume.id == last.id))
+            params["marker_id"] = marker
+            params["marker_value"] = self._sort_value(marker, sort_key,
+                                                      project_id)
         statement = list_sql.volume_list_statement(
             project_id is not None, tuple(sorted(filters)), sort_key,
             sort_dir, marker is not None, limit is not None)
@@ -269,6 +267,21 @@ class Database:
         # ~570 us GET /v1/volumes?limit=20 on SQLite (benchmark 2).
         with self.autocommit() as connection:
             return list_sql.plain_rows(connection.execute(statement, params))
+
+    def _sort_value(self, volume_id: str, sort_key: str,
+                    project_id: str | None):
+        """The marker volume's value of the sort key; VolumeNotFound if it
+        is gone or another project's, as volume_get would say."""
+        table = models.Volume
+        query = sa.select(list_sql.sort_expression(sort_key)).where(
+            table.id == volume_id, table.deleted_at.is_(None))
+        if project_id is not None:
+            query = query.where(table.project_id == project_id)
+        with self.autocommit() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            raise exception.VolumeNotFound(volume_id=volume_id)
+        return row[0]
 
     def volume_cas(self, volume_id: str, expected: str | tuple[str, ...],
                    **values) -> bool:
