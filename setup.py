@@ -1,6 +1,13 @@
 """capstan: a WSGI API server and RPC worker pair in the OpenStack shape."""
 from setuptools import find_packages, setup
 
+# NOTE(capstan): the repository keeps api/, worker/ and common/ at the top
+# level; installed, they are capstan.api, capstan.worker and capstan.common,
+# so that capstan adds no generic top-level name to site-packages.
+FRAMEWORK = ("api", "worker", "common")
+PACKAGES = [f"capstan.{package}" for top in FRAMEWORK
+            for package in find_packages(include=[top, f"{top}.*"])]
+
 setup(
     name="capstan",
     version="0.1.0",
@@ -10,9 +17,9 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["api", "api.*", "worker", "worker.*",
-                                    "common", "common.*"]),
-    package_data={"common.db": ["migrations/*.py", "migrations/*.mako",
+    packages=PACKAGES,
+    package_dir={f"capstan.{top}": top for top in FRAMEWORK},
+    package_data={"capstan.common.db": ["migrations/*.py", "migrations/*.mako",
                                 "migrations/versions/*.py"]},
     data_files=[("etc/capstan", ["etc/capstan.conf.sample",
                                  "etc/api-paste.ini"])],
@@ -60,22 +67,22 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "api-server = api.cmd:main",
-            "worker = worker.cmd:main",
-            "capstan-manage = common.manage:main",
+            "api-server = capstan.api.cmd:main",
+            "worker = capstan.worker.cmd:main",
+            "capstan-manage = capstan.common.manage:main",
         ],
         "capstan.volume.drivers": [
-            "file = worker.volume.drivers.file:FileDriver",
-            "fake = worker.volume.drivers.fake:FakeDriver",
+            "file = capstan.worker.volume.drivers.file:FileDriver",
+            "fake = capstan.worker.volume.drivers.fake:FakeDriver",
         ],
         "oslo.config.opts": [
-            "capstan = common.config:list_opts",
+            "capstan = capstan.common.config:list_opts",
         ],
         "oslo.config.opts.defaults": [
-            "capstan = common.config:update_sample_defaults",
+            "capstan = capstan.common.config:update_sample_defaults",
         ],
         "oslo.policy.policies": [
-            "capstan = api.policy:list_rules",
+            "capstan = capstan.api.policy:list_rules",
         ],
     },
 )

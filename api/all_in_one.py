@@ -35,12 +35,12 @@ from typing import Callable
 from oslo_config import cfg
 from sqlalchemy import exc as sa_exc
 
-from api.deps import APIDeps
-from common import config, exception
-from common.db import migration
-from common.launcher import ServiceLauncher
-from common.service import Service
-from common.wsgi_service import WSGIService
+from capstan.api.deps import APIDeps
+from capstan.common import config, exception
+from capstan.common.db import migration
+from capstan.common.launcher import ServiceLauncher
+from capstan.common.service import Service
+from capstan.common.wsgi_service import WSGIService
 
 LOG = logging.getLogger(__name__)
 

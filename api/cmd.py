@@ -14,7 +14,7 @@ Exit status: 0 after a clean stop (SIGTERM, SIGINT); 2 for a bad config or
 paste file, with one line on stderr naming the file and section; 1 when a
 service cannot start (database unreachable or not synced, port in use).
 """
-from common import monkey
+from capstan.common import monkey
 
 monkey.patch()
 
@@ -29,14 +29,14 @@ from typing import Callable, NoReturn  # noqa: E402
 import eventlet.hubs  # noqa: E402
 from oslo_config import cfg  # noqa: E402
 
-from api import all_in_one, factories  # noqa: E402
-from api.deps import APIDeps  # noqa: E402
-from api.manager import APIManager  # noqa: E402
-from common import cmd, config, exception, rpc  # noqa: E402
-from common.db.api import Database  # noqa: E402
-from common.launcher import ProcessLauncher, ServiceLauncher  # noqa: E402
-from common.wsgi import bind_socket  # noqa: E402
-from common.wsgi_service import (  # noqa: E402
+from capstan.api import all_in_one, factories  # noqa: E402
+from capstan.api.deps import APIDeps  # noqa: E402
+from capstan.api.manager import APIManager  # noqa: E402
+from capstan.common import cmd, config, exception, rpc  # noqa: E402
+from capstan.common.db.api import Database  # noqa: E402
+from capstan.common.launcher import ProcessLauncher, ServiceLauncher  # noqa: E402
+from capstan.common.wsgi import bind_socket  # noqa: E402
+from capstan.common.wsgi_service import (  # noqa: E402
     App, Loader, WSGIService, find_paste_config)
 
 LOG = logging.getLogger(__name__)

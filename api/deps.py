@@ -11,7 +11,7 @@ import dataclasses
 import oslo_messaging
 from oslo_config import cfg
 
-from common.db.api import Database
+from capstan.common.db.api import Database
 
 
 @dataclasses.dataclass

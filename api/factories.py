@@ -21,10 +21,10 @@ from typing import Any, Callable
 
 from paste.deploy import loadwsgi
 
-from api import healthcheck, paste_errors, router
-from api.deps import APIDeps
-from api.middleware import auth, context, fault, oslo_filters
-from common import exception
+from capstan.api import healthcheck, paste_errors, router
+from capstan.api.deps import APIDeps
+from capstan.api.middleware import auth, context, fault, oslo_filters
+from capstan.common import exception
 
 DEPS_KEY = "capstan_deps"
 # The keys of the auth composite: the choices of [api] auth_strategy.
@@ -152,7 +152,7 @@ def _deps(global_conf: dict, factory: types.FunctionType) -> APIDeps:
     if not isinstance(deps, APIDeps):
         raise paste_errors.FactoryError(
             factory, "no APIDeps in global_conf; load the file with "
-                     "api.factories.load_app()")
+                     "capstan.api.factories.load_app()")
     return deps
 
 

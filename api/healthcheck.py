@@ -18,8 +18,8 @@ import oslo_messaging
 import webob
 from oslo_config import cfg
 
-from api import router, wsgi_util
-from api.deps import APIDeps
+from capstan.api import router, wsgi_util
+from capstan.api.deps import APIDeps
 
 LOG = logging.getLogger(__name__)
 

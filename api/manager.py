@@ -11,10 +11,10 @@ import datetime
 import logging
 from typing import Any
 
-from common import records
-from common.db import models
-from common.manager import Manager
-from common.periodic import periodic_task
+from capstan.common import records
+from capstan.common.db import models
+from capstan.common.manager import Manager
+from capstan.common.periodic import periodic_task
 
 LOG = logging.getLogger(__name__)
 

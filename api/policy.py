@@ -13,8 +13,8 @@ import yaml
 from oslo_config import cfg
 from oslo_policy import policy
 
-from common import config, exception
-from common.context import RequestContext
+from capstan.common import config, exception
+from capstan.common.context import RequestContext
 
 ADMIN = "rule:admin_api"
 OWNER_OR_ADMIN = "rule:owner_or_admin"

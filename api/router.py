@@ -16,13 +16,13 @@ import routes
 import routes.middleware
 import webob
 
-from api import wsgi_util
-from api.deps import APIDeps
-from api.policy import build_policy
-from api.v1.scheduler_stats import SchedulerStatsController
-from api.v1.services import ServicesController
-from api.v1.versions import VersionsController
-from api.v1.volumes import VolumesController
+from capstan.api import wsgi_util
+from capstan.api.deps import APIDeps
+from capstan.api.policy import build_policy
+from capstan.api.v1.scheduler_stats import SchedulerStatsController
+from capstan.api.v1.services import ServicesController
+from capstan.api.v1.versions import VersionsController
+from capstan.api.v1.volumes import VolumesController
 
 GET = {"method": ["GET"]}
 POST = {"method": ["POST"]}

@@ -15,13 +15,13 @@ import logging
 import uuid
 from typing import Any, Callable
 
-from api.deps import APIDeps
-from common import exception, rpc
-from common.context import RequestContext
-from common.db import models
-from common.db.api import Database
-from worker.scheduler import rpcapi as scheduler_rpcapi
-from worker.volume import rpcapi as volume_rpcapi
+from capstan.api.deps import APIDeps
+from capstan.common import exception, rpc
+from capstan.common.context import RequestContext
+from capstan.common.db import models
+from capstan.common.db.api import Database
+from capstan.worker.scheduler import rpcapi as scheduler_rpcapi
+from capstan.worker.volume import rpcapi as volume_rpcapi
 
 LOG = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any, Iterable
 import webob
 from oslo_middleware import request_id as oslo_request_id
 
-from common import exception
-from common.context import RequestContext
+from capstan.common import exception
+from capstan.common.context import RequestContext
 
 # environ keys set by the paste filters (see etc/api-paste.ini).
 IDENTITY_KEY = "capstan.identity"          # auth filter: an auth.Identity

@@ -5,13 +5,13 @@ own process never imports capstan's config stack: the HTTP baseline serves
 with the API's green pool size, and the RPC baseline declares its queue
 the way capstan's transport does (classic or quorum).
 """
-from common import monkey
+from capstan.common import monkey
 
 monkey.silence_eventlet_warning()
 
 import json  # noqa: E402
 
-from common import config  # noqa: E402
+from capstan.common import config  # noqa: E402
 
 
 def main() -> None:

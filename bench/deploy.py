@@ -121,7 +121,7 @@ class Deployment:
     def seed_volumes(self, count: int, *, project: str, host: str | None,
                      status: str = "available") -> list[str]:
         """Insert ``count`` volume rows; return their ids."""
-        from common.db import models
+        from capstan.common.db import models
 
         now = utcnow()
         rows = [{
@@ -137,7 +137,7 @@ class Deployment:
 
     def seed_services(self, count: int, topic: str = "volume") -> None:
         """Insert ``count`` live service records of other hosts."""
-        from common.db import models
+        from capstan.common.db import models
 
         now = utcnow()
         rows = [{

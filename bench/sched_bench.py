@@ -15,7 +15,7 @@ the host it gets, half ask for a zone, one in ten carries a
 Prints JSON: per host count, the mean, p50 and p99 time of a placement,
 the time of one services re-read, and how many placements ran.
 """
-from common import monkey
+from capstan.common import monkey
 
 monkey.patch()
 
@@ -29,12 +29,12 @@ import uuid  # noqa: E402
 
 import sqlalchemy as sa  # noqa: E402
 
-from common import config  # noqa: E402
-from common.context import get_admin_context  # noqa: E402
-from common.db import migration, models  # noqa: E402
-from common.db.api import Database  # noqa: E402
-from worker.scheduler.host_manager import HostManager  # noqa: E402
-from worker.scheduler.host_state import RequestSpec  # noqa: E402
+from capstan.common import config  # noqa: E402
+from capstan.common.context import get_admin_context  # noqa: E402
+from capstan.common.db import migration, models  # noqa: E402
+from capstan.common.db.api import Database  # noqa: E402
+from capstan.worker.scheduler.host_manager import HostManager  # noqa: E402
+from capstan.worker.scheduler.host_state import RequestSpec  # noqa: E402
 
 
 def build(db: Database, hosts: int, rng: random.Random) -> HostManager:

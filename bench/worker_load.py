@@ -11,7 +11,7 @@ VolumeAPI (the messages the scheduler sends), wait until all are
 request; the fake driver ends each batch holding nothing, so whatever
 memory stays is the worker's, not the data's.
 """
-from common import monkey
+from capstan.common import monkey
 
 monkey.patch()
 
@@ -23,10 +23,10 @@ import uuid  # noqa: E402
 
 import sqlalchemy as sa  # noqa: E402
 
-from common import config, rpc  # noqa: E402
-from common.context import get_admin_context  # noqa: E402
-from common.db import models  # noqa: E402
-from worker.volume.rpcapi import VolumeAPI  # noqa: E402
+from capstan.common import config, rpc  # noqa: E402
+from capstan.common.context import get_admin_context  # noqa: E402
+from capstan.common.db import models  # noqa: E402
+from capstan.worker.volume.rpcapi import VolumeAPI  # noqa: E402
 
 TIMEOUT = 120.0
 

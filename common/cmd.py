@@ -9,7 +9,7 @@ from typing import NoReturn
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from common import config
+from capstan.common import config
 
 
 def fail(binary: str, message: str, status: int = 2) -> int:

@@ -56,10 +56,10 @@ default_opts = [
                help="Seconds a stopping service waits for in-flight requests "
                     "and RPC calls to finish before it gives up on them."),
     cfg.StrOpt("volume_manager",
-               default="worker.volume.manager.VolumeManager",
+               default="capstan.worker.volume.manager.VolumeManager",
                help="Manager class run by 'worker --topic volume'."),
     cfg.StrOpt("scheduler_manager",
-               default="worker.scheduler.manager.SchedulerManager",
+               default="capstan.worker.scheduler.manager.SchedulerManager",
                help="Manager class run by 'worker --topic scheduler'."),
     cfg.StrOpt("volume_driver", default="file",
                help="Volume driver: an entry-point name of the "
@@ -177,13 +177,13 @@ scheduler_opts = [
                      "them all. Built-in: AvailabilityZoneFilter, "
                      "CapacityFilter, DifferentHostFilter, SameHostFilter; "
                      "any other entry is the dotted path of a "
-                     "worker.scheduler.filters.BaseHostFilter subclass."),
+                     "capstan.worker.scheduler.filters.BaseHostFilter subclass."),
     cfg.ListOpt("weighers", default=["CapacityWeigher"],
                 help="Host weighers; each one's weights are normalised to "
                      "[0, 1] across the hosts, multiplied by its multiplier "
                      "and summed, and the heaviest host wins. Built-in: "
                      "CapacityWeigher; any other entry is the dotted path "
-                     "of a worker.scheduler.weighers.BaseHostWeigher "
+                     "of a capstan.worker.scheduler.weighers.BaseHostWeigher "
                      "subclass."),
     cfg.FloatOpt("capacity_weight_multiplier", default=1.0,
                  help="Multiplier of the CapacityWeigher. Positive values "

@@ -7,7 +7,7 @@ from oslo_utils import importutils
 from stevedore import driver as stevedore_driver
 from stevedore import exception as stevedore_exception
 
-from common import exception
+from capstan.common import exception
 
 
 def load_class(namespace: str, name: str) -> type:

@@ -32,7 +32,7 @@ from typing import Any, Callable, NoReturn
 import eventlet
 import eventlet.hubs
 
-from common.exception import CapstanError
+from capstan.common.exception import CapstanError
 
 LOG = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@
 """
 from __future__ import annotations
 
-from common import monkey
+from capstan.common import monkey
 
 monkey.silence_eventlet_warning()
 
@@ -20,9 +20,9 @@ import sys  # noqa: E402
 from oslo_config import cfg  # noqa: E402
 from sqlalchemy import exc as sa_exc  # noqa: E402
 
-from common import cmd, config, exception, records  # noqa: E402
-from common.db import migration  # noqa: E402
-from common.db.api import Database  # noqa: E402
+from capstan.common import cmd, config, exception, records  # noqa: E402
+from capstan.common.db import migration  # noqa: E402
+from capstan.common.db.api import Database  # noqa: E402
 
 
 def _add_parsers(subparsers) -> None:

@@ -16,10 +16,10 @@ from typing import Any
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from common import rpc
-from common.db.api import Database
-from common.periodic import PeriodicTasks, periodic_task
-from worker.scheduler import rpcapi as scheduler_rpcapi
+from capstan.common import rpc
+from capstan.common.db.api import Database
+from capstan.common.periodic import PeriodicTasks, periodic_task
+from capstan.worker.scheduler import rpcapi as scheduler_rpcapi
 
 LOG = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import logging
 
 from sqlalchemy import exc as sa_exc
 
-from common import exception
-from common.db import models
-from common.db.api import Database
+from capstan.common import exception
+from capstan.common.db import models
+from capstan.common.db.api import Database
 
 LOG = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from kombu import exceptions as kombu_exceptions
 from oslo_config import cfg
 from oslo_messaging.rpc import dispatcher
 
-from common import context as capstan_context
-from common import exception
+from capstan.common import context as capstan_context
+from capstan.common import exception
 
 LOG = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ import oslo_messaging as messaging
 from eventlet import event, greenthread
 from oslo_config import cfg
 
-from common import context as capstan_context
-from common import config, driver, exception, rpc
-from common.db import migration
-from common.db.api import Database
-from common.records import ServiceRecord
+from capstan.common import context as capstan_context
+from capstan.common import config, driver, exception, rpc
+from capstan.common.db import migration
+from capstan.common.db.api import Database
+from capstan.common.records import ServiceRecord
 
 LOG = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ import eventlet.greenio
 import greenlet
 from eventlet import wsgi as eventlet_wsgi
 
-from common.wsgi_protocol import StrictHttpProtocol
+from capstan.common.wsgi_protocol import StrictHttpProtocol
 
 LOG = logging.getLogger(__name__)
 

@@ -59,7 +59,7 @@ _LINE_END = (b"\r\n", b"\n")
 
 
 def error_document(code: int, message: str, request_id: str) -> bytes:
-    """The JSON error body, as api.wsgi_util.error_body builds it."""
+    """The JSON error body, as capstan.api.wsgi_util.error_body builds it."""
     return json.dumps({"error": {"code": code, "title": _title(code),
                                  "message": message,
                                  "request_id": request_id}}).encode("utf-8")

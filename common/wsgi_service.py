@@ -34,12 +34,12 @@ from eventlet import event
 from oslo_config import cfg
 from paste.deploy import loadwsgi
 
-from common import config
-from common.db import migration
-from common.db.api import Database
-from common.records import ServiceRecord
-from common.service import ServiceTimers
-from common.wsgi import Server
+from capstan.common import config
+from capstan.common.db import migration
+from capstan.common.db.api import Database
+from capstan.common.records import ServiceRecord
+from capstan.common.service import ServiceTimers
+from capstan.common.wsgi import Server
 
 LOG = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ NOTE(capstan): the binaries monkey-patch at their very first line; the tests
 do the same here, before anything imports socket, threading or psycopg, so
 the code under test runs as it does in production.
 """
-from common import monkey
+from capstan.common import monkey
 
 monkey.patch()
 
@@ -27,8 +27,8 @@ def db_url(request, tmp_path):
 @pytest.fixture
 def database(db_url):
     """A Database on ``db_url`` with the schema at head."""
-    from common.db import migration
-    from common.db.api import Database
+    from capstan.common.db import migration
+    from capstan.common.db.api import Database
 
     db = Database(db_url)
     migration.upgrade(db)

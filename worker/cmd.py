@@ -2,7 +2,7 @@
 
     worker --topic volume [--config-file capstan.conf] [--workers N]
 """
-from common import monkey
+from capstan.common import monkey
 
 monkey.patch()
 
@@ -12,10 +12,10 @@ import sys  # noqa: E402
 
 from oslo_config import cfg  # noqa: E402
 
-from common import cmd, config, exception, rpc  # noqa: E402
-from common.db.api import Database  # noqa: E402
-from common.launcher import ProcessLauncher, ServiceLauncher  # noqa: E402
-from common.service import Service, load_manager  # noqa: E402
+from capstan.common import cmd, config, exception, rpc  # noqa: E402
+from capstan.common.db.api import Database  # noqa: E402
+from capstan.common.launcher import ProcessLauncher, ServiceLauncher  # noqa: E402
+from capstan.common.service import Service, load_manager  # noqa: E402
 
 LOG = logging.getLogger(__name__)
 

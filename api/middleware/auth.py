@@ -22,8 +22,8 @@ import os
 import re
 from typing import Any, Callable, Iterable
 
-from api import wsgi_util
-from common import exception
+from capstan.api import wsgi_util
+from capstan.common import exception
 
 LOG = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typing import Any, Callable, Iterable
 
 from oslo_middleware import request_id as oslo_request_id
 
-from api import wsgi_util
-from common import exception
-from common.context import RequestContext
+from capstan.api import wsgi_util
+from capstan.common import exception
+from capstan.common.context import RequestContext
 
 StartResponse = Callable[..., Any]
 

@@ -2,16 +2,16 @@
 
 Checked in this order, most specific first::
 
-    common.exception.NotFound            404
-    common.exception.Invalid             400
-    common.exception.Conflict            409
-    common.exception.NotAuthorized       401
-    common.exception.Forbidden           403
-    common.exception.ServiceUnavailable  503  (generic message; detail logged)
+    capstan.common.exception.NotFound            404
+    capstan.common.exception.Invalid             400
+    capstan.common.exception.Conflict            409
+    capstan.common.exception.NotAuthorized       401
+    capstan.common.exception.Forbidden           403
+    capstan.common.exception.ServiceUnavailable  503  (generic message; detail logged)
     oslo.messaging RemoteError,
       RPCVersionCapError, InvalidTarget  500  (a bug, not an outage)
     oslo.messaging MessagingException    503  (timeout, delivery, transport)
-    api.wsgi_util.HTTPError              its own status (404/405 of the router,
+    capstan.api.wsgi_util.HTTPError              its own status (404/405 of the router,
                                               415 of body parsing)
     webob.exc.HTTPException              its own status (413 of sizelimit)
     anything else                        500  (generic message; traceback
@@ -33,8 +33,8 @@ import oslo_messaging
 import webob
 import webob.exc
 
-from api import wsgi_util
-from common import exception
+from capstan.api import wsgi_util
+from capstan.common import exception
 
 LOG = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import webob.exc
 from oslo_context import context as oslo_context
 from oslo_middleware import request_id, sizelimit
 
-from api import wsgi_util
+from capstan.api import wsgi_util
 
 # Same default as oslo.middleware: 112 KiB.
 DEFAULT_MAX_REQUEST_BODY_SIZE = 114688

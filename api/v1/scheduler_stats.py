@@ -11,10 +11,10 @@ from typing import Any
 
 import webob
 
-from api import wsgi_util
-from api.deps import APIDeps
-from api.policy import Policy
-from worker.scheduler import rpcapi as scheduler_rpcapi
+from capstan.api import wsgi_util
+from capstan.api.deps import APIDeps
+from capstan.api.policy import Policy
+from capstan.worker.scheduler import rpcapi as scheduler_rpcapi
 
 # Longest wait, in seconds, for the scheduler's answer; a smaller
 # [DEFAULT] rpc_response_timeout wins. The default of that option (60 s)

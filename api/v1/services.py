@@ -12,11 +12,11 @@ from typing import Any
 
 import webob
 
-from api import wsgi_util
-from api.deps import APIDeps
-from api.policy import Policy
-from common import exception, records
-from common.db import models
+from capstan.api import wsgi_util
+from capstan.api.deps import APIDeps
+from capstan.api.policy import Policy
+from capstan.common import exception, records
+from capstan.common.db import models
 
 FILTERS = ("host", "binary", "topic")
 STATUSES = ("enabled", "disabled")

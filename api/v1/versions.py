@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import webob
 
-from api import wsgi_util
+from capstan.api import wsgi_util
 
 V1 = {"id": "v1", "status": "CURRENT"}
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import webob
 
-from api import wsgi_util
-from api.deps import APIDeps
-from api.policy import Policy
-from api.v1 import volumes_validation as validation
-from api.volume_api import VolumeOperations
-from common import exception
-from common.db import models
+from capstan.api import wsgi_util
+from capstan.api.deps import APIDeps
+from capstan.api.policy import Policy
+from capstan.api.v1 import volumes_validation as validation
+from capstan.api.volume_api import VolumeOperations
+from capstan.common import exception
+from capstan.common.db import models
 
 
 class VolumesController:

@@ -12,7 +12,7 @@ import dataclasses
 import re
 from typing import Any
 
-from common import exception
+from capstan.common import exception
 
 MAX_SIZE_GB = 16384
 MAX_STRING = 255

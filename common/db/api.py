@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import orm
 
-from common import exception
-from common.db import engine as db_engine
-from common.db import list_sql, models, volume_sql
+from capstan.common import exception
+from capstan.common.db import engine as db_engine
+from capstan.common.db import list_sql, models, volume_sql
 
 LOG = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import functools
 
 import sqlalchemy as sa
 
-from common.db import models
+from capstan.common.db import models
 
 
 @functools.lru_cache(maxsize=256)

@@ -14,8 +14,8 @@ import os
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from common import exception
-from common.db.api import Database
+from capstan.common import exception
+from capstan.common.db.api import Database
 
 SCRIPT_LOCATION = os.path.join(os.path.dirname(__file__), "migrations")
 # The newest revision under migrations/versions.

@@ -11,7 +11,7 @@ import functools
 
 import sqlalchemy as sa
 
-from common.db import models
+from capstan.common.db import models
 
 TABLE = models.Volume.__table__
 # Attribute name -> column key (Volume.meta is the column "metadata").

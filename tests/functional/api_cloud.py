@@ -11,12 +11,12 @@ from __future__ import annotations
 import eventlet
 import pytest
 
-from common.service import Service
+from capstan.common.service import Service
 from tests.functional.api_env import ADMIN, APIEnv, make_conf
-from worker.scheduler.host_manager import HostManager
-from worker.scheduler.manager import SchedulerManager
-from worker.volume.drivers.fake import FakeDriver
-from worker.volume.manager import VolumeManager
+from capstan.worker.scheduler.host_manager import HostManager
+from capstan.worker.scheduler.manager import SchedulerManager
+from capstan.worker.volume.drivers.fake import FakeDriver
+from capstan.worker.volume.manager import VolumeManager
 
 DEADLINE = 30.0
 # (host, availability zone, capacity in GiB)

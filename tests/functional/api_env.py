@@ -17,11 +17,11 @@ from typing import Any
 
 import webob
 
-from api import factories
-from api.deps import APIDeps
-from common import config, rpc
-from common.db import migration
-from common.db.api import Database
+from capstan.api import factories
+from capstan.api.deps import APIDeps
+from capstan.common import config, rpc
+from capstan.common.db import migration
+from capstan.common.db.api import Database
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PASTE_INI = str(REPO / "etc" / "api-paste.ini")

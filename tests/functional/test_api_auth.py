@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from common import manage
+from capstan.common import manage
 from tests.functional.api_env import ADMIN, MEMBER, APIEnv, assert_error
 
 

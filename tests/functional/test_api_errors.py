@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from common import exception
-from common.db.api import Database
+from capstan.common import exception
+from capstan.common.db.api import Database
 from tests.functional.api_env import ADMIN, APIEnv, assert_error
 
 

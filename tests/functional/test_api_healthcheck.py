@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import socket
 
-from common.db.api import Database
+from capstan.common.db.api import Database
 from tests.functional.api_env import APIEnv, assert_error
 
 

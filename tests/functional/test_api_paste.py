@@ -6,8 +6,8 @@ import re
 import paste.deploy
 import pytest
 
-from api import factories
-from common import exception
+from capstan.api import factories
+from capstan.common import exception
 from tests.functional.api_env import ADMIN, PASTE_INI, APIEnv, assert_error
 
 OVERSIZED = {"status": "disabled", "disabled_reason": "x" * 200_000}
@@ -159,7 +159,7 @@ def test_load_app_missing_filter_names_section_and_user(tmp_path):
 
 
 def test_load_app_unimportable_factory_names_section(tmp_path):
-    paste = _edited(tmp_path, "api.factories:context_filter_factory",
+    paste = _edited(tmp_path, "capstan.api.factories:context_filter_factory",
                     "api.nowhere:context_filter_factory")
     message = _load_error(tmp_path, paste)
     assert re.search(r"\[filter:context\]: cannot import 'api.nowhere'",
@@ -167,8 +167,8 @@ def test_load_app_unimportable_factory_names_section(tmp_path):
 
 
 def test_load_app_missing_factory_function_names_section(tmp_path):
-    paste = _edited(tmp_path, "api.factories:context_filter_factory",
-                    "api.factories:no_such_factory")
+    paste = _edited(tmp_path, "capstan.api.factories:context_filter_factory",
+                    "capstan.api.factories:no_such_factory")
     assert "[filter:context]" in _load_error(tmp_path, paste)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api import factories
+from capstan.api import factories
 from tests.functional.api_cloud import APICloud
 from tests.functional.api_env import (ADMIN, MEMBER, PASTE_INI, APIEnv,
                                       assert_error)

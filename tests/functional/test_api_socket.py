@@ -5,7 +5,7 @@ import pytest
 import requests
 from eventlet import wsgi as eventlet_wsgi
 
-from common import wsgi
+from capstan.common import wsgi
 from tests.functional.api_env import ADMIN, APIEnv
 
 JSON = {"Content-Type": "application/json"}

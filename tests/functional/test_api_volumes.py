@@ -12,8 +12,8 @@ import uuid
 import oslo_messaging as messaging
 import pytest
 
-from api import factories
-from common import rpc
+from capstan.api import factories
+from capstan.common import rpc
 from tests.functional.api_cloud import APICloud, wait_for
 from tests.functional.api_env import (ADMIN, MEMBER, PASTE_INI, APIEnv,
                                       assert_error)

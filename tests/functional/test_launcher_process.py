@@ -32,7 +32,7 @@ import time
 import eventlet.event
 import eventlet.patcher
 
-from common.launcher import ProcessLauncher
+from capstan.common.launcher import ProcessLauncher
 
 journal, stop_mode, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
 

@@ -18,15 +18,15 @@ import oslo_messaging as messaging
 import pytest
 from oslo_config import cfg
 
-from common import config, context
-from common.db import migration, models
-from common.db.api import Database
-from common.service import Service
-from worker.scheduler import rpcapi as scheduler_rpcapi
-from worker.scheduler.host_manager import HostManager
-from worker.scheduler.manager import SchedulerManager
-from worker.volume.drivers.fake import FakeDriver
-from worker.volume.manager import VolumeManager
+from capstan.common import config, context
+from capstan.common.db import migration, models
+from capstan.common.db.api import Database
+from capstan.common.service import Service
+from capstan.worker.scheduler import rpcapi as scheduler_rpcapi
+from capstan.worker.scheduler.host_manager import HostManager
+from capstan.worker.scheduler.manager import SchedulerManager
+from capstan.worker.volume.drivers.fake import FakeDriver
+from capstan.worker.volume.manager import VolumeManager
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,16 +10,16 @@ import eventlet
 import oslo_messaging as messaging
 import pytest
 
-from common import config, context, exception, rpc
-from common.db import migration
-from common.db.api import Database
-from common.manager import Manager
-from common.periodic import periodic_task
-from common.records import is_up
-from common.service import Service, ServiceTimers, load_manager
-from worker.scheduler import rpcapi as scheduler_rpcapi
-from worker.scheduler.manager import SchedulerManager
-from worker.volume.manager import VolumeManager
+from capstan.common import config, context, exception, rpc
+from capstan.common.db import migration
+from capstan.common.db.api import Database
+from capstan.common.manager import Manager
+from capstan.common.periodic import periodic_task
+from capstan.common.records import is_up
+from capstan.common.service import Service, ServiceTimers, load_manager
+from capstan.worker.scheduler import rpcapi as scheduler_rpcapi
+from capstan.worker.scheduler.manager import SchedulerManager
+from capstan.worker.volume.manager import VolumeManager
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -434,13 +434,13 @@ def test_load_manager_passes_a_class_through():
 
 
 def test_load_manager_by_dotted_path():
-    assert load_manager("worker.volume.manager.VolumeManager") is (
+    assert load_manager("capstan.worker.volume.manager.VolumeManager") is (
         VolumeManager)
 
 
 @pytest.mark.parametrize("path, reason", [
     ("no_such_pkg.Manager", "No module named 'no_such_pkg'"),
-    ("worker.volume.manager.NoSuchManager", "has no attribute NoSuchManager"),
+    ("capstan.worker.volume.manager.NoSuchManager", "has no attribute NoSuchManager"),
     ("VolumeManager", "not a dotted path"),
 ])
 def test_load_manager_bad_path_raises_one_line(path, reason):

@@ -1,4 +1,4 @@
-"""common.wsgi.Server over a real socket on 127.0.0.1.
+"""capstan.common.wsgi.Server over a real socket on 127.0.0.1.
 
 Time: nothing here asserts how long something took. Waits are bounded by
 generous socket timeouts (a deadline, not a measurement), so a slow machine
@@ -16,7 +16,7 @@ import pytest
 import requests
 from eventlet import wsgi as eventlet_wsgi
 
-from common import wsgi
+from capstan.common import wsgi
 
 DEADLINE = 10  # seconds: generous bound for anything that should be quick
 BODY = b"x" * 65536  # big enough to need several writes

@@ -15,11 +15,11 @@ import pytest
 import requests
 from eventlet import wsgi as eventlet_wsgi
 
-from api.manager import APIManager
-from common import config, records
-from common.db import migration, models
-from common.db.api import Database
-from common.wsgi_service import Loader, WSGIService
+from capstan.api.manager import APIManager
+from capstan.common import config, records
+from capstan.common.db import migration, models
+from capstan.common.db.api import Database
+from capstan.common.wsgi_service import Loader, WSGIService
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -213,7 +213,7 @@ def test_wsgi_service_runs_the_api_manager_periodic_tasks(make_service, db,
 
 def test_wsgi_service_start_refuses_a_database_without_schema(
         make_service, conf, tmp_path):
-    from common import exception
+    from capstan.common import exception
 
     conf.set_override("connection", f"sqlite:///{tmp_path}/empty.sqlite",
                       group="database")

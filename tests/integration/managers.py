@@ -22,9 +22,9 @@ from typing import Any
 import eventlet
 from oslo_config import cfg
 
-from common import rpc
-from common.manager import Manager
-from common.periodic import periodic_task
+from capstan.common import rpc
+from capstan.common.manager import Manager
+from capstan.common.periodic import periodic_task
 
 LOG = logging.getLogger(__name__)
 

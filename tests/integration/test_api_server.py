@@ -28,7 +28,7 @@ import uuid
 import pytest
 import requests
 
-from common.wsgi_service import SOURCE_ETC
+from capstan.common.wsgi_service import SOURCE_ETC
 from tests.integration import procs
 
 pytestmark = pytest.mark.timeout(120)

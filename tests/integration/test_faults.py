@@ -36,7 +36,7 @@ import time
 
 import pytest
 
-from common.wsgi_service import SOURCE_ETC
+from capstan.common.wsgi_service import SOURCE_ETC
 from tests.integration import faults, outages, procs
 
 pytestmark = pytest.mark.slow

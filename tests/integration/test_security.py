@@ -36,13 +36,13 @@ import oslo_messaging as messaging
 import pytest
 import requests
 
-from common import config, context, rpc
+from capstan.common import config, context, rpc
 from tests.integration import procs
 from tests.integration.live_api import live_api
-from worker.scheduler import rpcapi as scheduler_rpcapi
-from worker.scheduler.manager import SchedulerManager
-from worker.volume import rpcapi as volume_rpcapi
-from worker.volume.manager import VolumeManager
+from capstan.worker.scheduler import rpcapi as scheduler_rpcapi
+from capstan.worker.scheduler.manager import SchedulerManager
+from capstan.worker.volume import rpcapi as volume_rpcapi
+from capstan.worker.volume.manager import VolumeManager
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -33,9 +33,9 @@ import uuid
 import oslo_messaging as messaging
 import pytest
 
-from common import config, records, rpc
-from common import context as capstan_context
-from common.db.api import Database
+from capstan.common import config, records, rpc
+from capstan.common import context as capstan_context
+from capstan.common.db.api import Database
 from tests.integration import managers, procs
 
 pytestmark = pytest.mark.timeout(120)

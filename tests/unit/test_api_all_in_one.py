@@ -9,8 +9,8 @@ import logging
 
 import pytest
 
-from api import all_in_one
-from common import config
+from capstan.api import all_in_one
+from capstan.common import config
 
 
 def make_conf(tmp_path, **sections):
@@ -69,7 +69,7 @@ def test_apply_defaults_allows_configured_noauth_on_loopback(tmp_path):
 def test_apply_defaults_forces_one_api_worker_with_a_warning(tmp_path,
                                                              caplog):
     conf = make_conf(tmp_path, api={"api_workers": 4})
-    caplog.set_level(logging.WARNING, logger="api.all_in_one")
+    caplog.set_level(logging.WARNING, logger="capstan.api.all_in_one")
     all_in_one.apply_defaults(conf)
     assert conf.api.api_workers == 1
     assert caplog.messages == [

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from api import cmd
+from capstan.api import cmd
 
 
 def test_check_in_child_passes_when_the_build_works():
@@ -46,6 +46,6 @@ def test_check_in_child_builds_in_another_process(tmp_path):
     ("::1", "http://[::1]:8780"),
 ])
 def test_log_listening_shows_a_url(caplog, host, shown):
-    caplog.set_level(logging.INFO, logger="api.cmd")
+    caplog.set_level(logging.INFO, logger="capstan.api.cmd")
     cmd._log_listening(host, 8780)
     assert caplog.messages == [f"listening on {shown}"]

@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from api.manager import APIManager
-from common import config, context
-from common.db import migration, models
-from common.db.api import Database
+from capstan.api.manager import APIManager
+from capstan.common import config, context
+from capstan.common.db import migration, models
+from capstan.common.db.api import Database
 
 START = datetime.datetime(2026, 1, 1, 12, 0, 0)
 
@@ -60,7 +60,7 @@ def ctxt():
 
 def _messages(caplog, level=None):
     return [r.getMessage() for r in caplog.records
-            if r.name == "api.manager" and (level is None or
+            if r.name == "capstan.api.manager" and (level is None or
                                             r.levelno == level)]
 
 
@@ -79,7 +79,7 @@ def test_report_service_states_first_run_only_takes_baseline(
         manager, db, clock, ctxt, caplog):
     db.service_create("h1", "worker", "volume")
     clock.advance(seconds=120)  # already down at the first look
-    caplog.set_level(logging.INFO, logger="api.manager")
+    caplog.set_level(logging.INFO, logger="capstan.api.manager")
     manager.report_service_states(ctxt)
     assert _messages(caplog) == []
 
@@ -89,7 +89,7 @@ def test_report_service_states_missed_heartbeats_warns_once(
     row = db.service_create("h1", "worker", "volume")
     manager.report_service_states(ctxt)
     clock.advance(seconds=61)
-    caplog.set_level(logging.INFO, logger="api.manager")
+    caplog.set_level(logging.INFO, logger="capstan.api.manager")
     manager.report_service_states(ctxt)
     manager.report_service_states(ctxt)  # still down: nothing new
     assert _messages(caplog) == [
@@ -102,7 +102,7 @@ def test_report_service_states_clean_stop_is_info(manager, db, ctxt,
     row = db.service_create("h1", "worker", "volume")
     manager.report_service_states(ctxt)
     db.service_update(row.id, state="stopped")
-    caplog.set_level(logging.INFO, logger="api.manager")
+    caplog.set_level(logging.INFO, logger="capstan.api.manager")
     manager.report_service_states(ctxt)
     assert _messages(caplog, logging.INFO) == [
         f"service {row.id} (volume on h1) is down: stopped"]
@@ -114,7 +114,7 @@ def test_report_service_states_forced_down_is_info(manager, db, ctxt,
     row = db.service_create("h1", "worker", "volume")
     manager.report_service_states(ctxt)
     db.service_update(row.id, forced_down=True)
-    caplog.set_level(logging.INFO, logger="api.manager")
+    caplog.set_level(logging.INFO, logger="capstan.api.manager")
     manager.report_service_states(ctxt)
     assert _messages(caplog, logging.INFO) == [
         f"service {row.id} (volume on h1) is down: forced down"]
@@ -128,7 +128,7 @@ def test_report_service_states_recovery_is_logged(manager, db, clock, ctxt,
     manager.report_service_states(ctxt)
     db.service_heartbeat(row.id)
     caplog.clear()
-    caplog.set_level(logging.INFO, logger="api.manager")
+    caplog.set_level(logging.INFO, logger="capstan.api.manager")
     manager.report_service_states(ctxt)
     assert _messages(caplog) == [
         f"service {row.id} (volume on h1) is up again"]
@@ -140,7 +140,7 @@ def test_report_service_states_new_and_deleted_services_are_quiet(
     manager.report_service_states(ctxt)
     db.service_destroy(old.id)
     db.service_create("h2", "worker", "volume")
-    caplog.set_level(logging.INFO, logger="api.manager")
+    caplog.set_level(logging.INFO, logger="capstan.api.manager")
     manager.report_service_states(ctxt)
     assert _messages(caplog) == []
 
@@ -152,7 +152,7 @@ def test_report_service_states_state_is_per_instance(conf, db, clock, ctxt,
     first.report_service_states(ctxt)
     clock.advance(seconds=61)
     second = APIManager(conf=conf, host="a", db=db, transport=None)
-    caplog.set_level(logging.INFO, logger="api.manager")
+    caplog.set_level(logging.INFO, logger="capstan.api.manager")
     second.report_service_states(ctxt)  # its own first run: baseline
     assert _messages(caplog) == []
     first.report_service_states(ctxt)

@@ -7,9 +7,9 @@ import os
 import pytest
 import webob
 
-from api import wsgi_util
-from api.middleware import auth
-from common import exception
+from capstan.api import wsgi_util
+from capstan.api.middleware import auth
+from capstan.common import exception
 
 
 def digest(token: str) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import webob
 
-from api import wsgi_util
-from api.middleware.auth import Identity
-from api.middleware.context import ContextMiddleware
-from common import exception
+from capstan.api import wsgi_util
+from capstan.api.middleware.auth import Identity
+from capstan.api.middleware.context import ContextMiddleware
+from capstan.common import exception
 
 REQUEST_ID = "req-11111111-1111-1111-1111-111111111111"
 GLOBAL_ID = "req-22222222-2222-2222-2222-222222222222"

@@ -6,9 +6,9 @@ import pytest
 import webob
 import webob.exc
 
-from api import wsgi_util
-from api.middleware.fault import FaultWrapper
-from common import exception
+from capstan.api import wsgi_util
+from capstan.api.middleware.fault import FaultWrapper
+from capstan.common import exception
 
 REQUEST_ID = "req-00000000-0000-0000-0000-000000000000"
 

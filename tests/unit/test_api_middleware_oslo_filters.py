@@ -4,7 +4,7 @@ from __future__ import annotations
 import webob
 from oslo_config import cfg
 
-from api.middleware import oslo_filters
+from capstan.api.middleware import oslo_filters
 
 
 def ok(environ, start_response):

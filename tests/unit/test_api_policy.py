@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from api import policy
-from common import config, exception
-from common.context import RequestContext
+from capstan.api import policy
+from capstan.common import config, exception
+from capstan.common.context import RequestContext
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import webob
 
-from api import router, wsgi_util
+from capstan.api import router, wsgi_util
 
 
 class Things:

@@ -4,11 +4,11 @@ from __future__ import annotations
 import oslo_messaging as messaging
 import pytest
 
-from api.volume_api import VolumeOperations
-from common import exception
-from common.context import RequestContext
-from common.db import migration
-from common.db.api import Database
+from capstan.api.volume_api import VolumeOperations
+from capstan.common import exception
+from capstan.common.context import RequestContext
+from capstan.common.db import migration
+from capstan.common.db.api import Database
 
 MEMBER = RequestContext(user_id="bob", project_id="p1", roles=["member"])
 OTHER = RequestContext(user_id="carol", project_id="p2", roles=["member"])

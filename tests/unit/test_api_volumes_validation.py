@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.v1 import volumes_validation as validation
-from common import exception
+from capstan.api.v1 import volumes_validation as validation
+from capstan.common import exception
 
 A = "0b8e3c2e-7e0a-4a8e-9a61-2f3f3d1b6c11"
 B = "9f0c8d7e-1a2b-4c3d-8e9f-0a1b2c3d4e5f"

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import webob
 
-from api import wsgi_util
-from common import exception
+from capstan.api import wsgi_util
+from capstan.common import exception
 
 
 def request(body: bytes, content_type="application/json", query=""):

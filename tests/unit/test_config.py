@@ -8,7 +8,7 @@ import sys
 import pytest
 from oslo_config import cfg
 
-from common import config
+from capstan.common import config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -127,8 +127,8 @@ def test_load_reads_no_config_file_unless_told(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("topic, expected", [
-    ("volume", "worker.volume.manager.VolumeManager"),
-    ("scheduler", "worker.scheduler.manager.SchedulerManager"),
+    ("volume", "capstan.worker.volume.manager.VolumeManager"),
+    ("scheduler", "capstan.worker.scheduler.manager.SchedulerManager"),
 ])
 def test_manager_path_for_topic_known_topic(tmp_path, topic, expected):
     assert config.manager_path_for_topic(loaded(tmp_path), topic) == expected

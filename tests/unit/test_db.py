@@ -7,10 +7,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import exc as sa_exc
 
-from common import exception
-from common.db import engine as db_engine
-from common.db import migration, models
-from common.db.api import Database
+from capstan.common import exception
+from capstan.common.db import engine as db_engine
+from capstan.common.db import migration, models
+from capstan.common.db.api import Database
 
 DEAD_PG = "postgresql+psycopg://postgres@127.0.0.1:1/capstan"
 

@@ -11,14 +11,14 @@ import uuid
 import oslo_messaging as messaging
 import pytest
 
-from common import context
-from common.db import migration, models
-from common.db.api import Database
-from worker.scheduler.filter_scheduler import FilterScheduler
-from worker.scheduler.filters.availability_zone import AvailabilityZoneFilter
-from worker.scheduler.filters.capacity import CapacityFilter
-from worker.scheduler.host_manager import HostManager
-from worker.scheduler.weighers.capacity import CapacityWeigher
+from capstan.common import context
+from capstan.common.db import migration, models
+from capstan.common.db.api import Database
+from capstan.worker.scheduler.filter_scheduler import FilterScheduler
+from capstan.worker.scheduler.filters.availability_zone import AvailabilityZoneFilter
+from capstan.worker.scheduler.filters.capacity import CapacityFilter
+from capstan.worker.scheduler.host_manager import HostManager
+from capstan.worker.scheduler.weighers.capacity import CapacityWeigher
 
 START = datetime.datetime(2026, 1, 1, 12, 0, 0)
 RESEND_AFTER = 60

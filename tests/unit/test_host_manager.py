@@ -6,14 +6,14 @@ import types
 
 import pytest
 
-from common import config, exception
-from worker.scheduler.filters import BaseHostFilter
-from worker.scheduler.filters.affinity import DifferentHostFilter
-from worker.scheduler.filters.capacity import CapacityFilter
-from worker.scheduler.host_manager import HostManager
-from worker.scheduler.host_state import RequestSpec
-from worker.scheduler.weighers import BaseHostWeigher
-from worker.scheduler.weighers.capacity import CapacityWeigher
+from capstan.common import config, exception
+from capstan.worker.scheduler.filters import BaseHostFilter
+from capstan.worker.scheduler.filters.affinity import DifferentHostFilter
+from capstan.worker.scheduler.filters.capacity import CapacityFilter
+from capstan.worker.scheduler.host_manager import HostManager
+from capstan.worker.scheduler.host_state import RequestSpec
+from capstan.worker.scheduler.weighers import BaseHostWeigher
+from capstan.worker.scheduler.weighers.capacity import CapacityWeigher
 
 NOW = datetime.datetime(2026, 1, 1, 12, 0, 0)
 
@@ -353,7 +353,7 @@ def test_from_conf_takes_a_dotted_path_and_the_multiplier(db):
     ("filters", ["CapacityFiler"], "unknown name 'CapacityFiler'"),
     ("filters", ["no.such.Filter"], "cannot load 'no.such.Filter'"),
     ("filters", ["CapacityWeigher"], "unknown name 'CapacityWeigher'"),
-    ("weighers", ["worker.scheduler.filters.capacity.CapacityFilter"],
+    ("weighers", ["capstan.worker.scheduler.filters.capacity.CapacityFilter"],
      "is not a BaseHostWeigher subclass"),
 ])
 def test_from_conf_bad_name_raises_invalid_naming_the_option(

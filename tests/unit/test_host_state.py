@@ -5,8 +5,8 @@ import types
 
 import pytest
 
-from common import exception
-from worker.scheduler.host_state import HostState, RequestSpec
+from capstan.common import exception
+from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
 
 def _caps(**values):
@@ -162,7 +162,7 @@ def test_request_spec_from_volume_rebuilds_the_request():
 
 
 def test_host_state_confirm_keeps_placement_past_report_read_before_it():
-    from worker.scheduler.host_state import HostState, RequestSpec
+    from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
     state = HostState("h")
     state.update_capabilities({"total_capacity_gb": 10,

@@ -14,8 +14,8 @@ import eventlet
 import eventlet.event
 import pytest
 
-from common import launcher as launcher_mod
-from common.launcher import ProcessLauncher, ServiceLauncher
+from capstan.common import launcher as launcher_mod
+from capstan.common.launcher import ProcessLauncher, ServiceLauncher
 
 pytestmark = pytest.mark.timeout(60)
 

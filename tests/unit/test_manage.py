@@ -5,9 +5,9 @@ import stat
 
 import pytest
 
-from common import manage
-from common.db.api import Database
-from common.records import ServiceRecord
+from capstan.common import manage
+from capstan.common.db.api import Database
+from capstan.common.records import ServiceRecord
 
 
 @pytest.fixture

@@ -5,15 +5,15 @@ the transport is a real ``fake://`` one that nothing here sends on.
 """
 import pytest
 
-from common import config, context, exception, rpc
-from common.db import migration
-from common.db.api import Database
-from common.manager import Manager, SchedulerDependentManager
-from common.periodic import periodic_task
-from worker.scheduler.manager import SchedulerManager
-from worker.volume.drivers.fake import FakeDriver
-from worker.volume.drivers.file import FileDriver
-from worker.volume.manager import VolumeManager
+from capstan.common import config, context, exception, rpc
+from capstan.common.db import migration
+from capstan.common.db.api import Database
+from capstan.common.manager import Manager, SchedulerDependentManager
+from capstan.common.periodic import periodic_task
+from capstan.worker.scheduler.manager import SchedulerManager
+from capstan.worker.volume.drivers.fake import FakeDriver
+from capstan.worker.volume.drivers.file import FileDriver
+from capstan.worker.volume.manager import VolumeManager
 
 CTX = context.get_admin_context()
 

@@ -1,4 +1,4 @@
-from common.db import migration
+from capstan.common.db import migration
 
 
 def test_head_revision_constant_is_alembic_head():

@@ -15,10 +15,10 @@ import openapi_spec_validator
 import pytest
 import yaml
 
-from api import factories, healthcheck, router, wsgi_util
-from api.deps import APIDeps
-from common import config, rpc, wsgi_protocol
-from common.db.api import Database
+from capstan.api import factories, healthcheck, router, wsgi_util
+from capstan.api.deps import APIDeps
+from capstan.common import config, rpc, wsgi_protocol
+from capstan.common.db.api import Database
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 OPENAPI = REPO / "docs" / "openapi.yaml"

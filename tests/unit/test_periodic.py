@@ -6,7 +6,7 @@ import eventlet
 import greenlet
 import pytest
 
-from common.periodic import PeriodicTasks, periodic_task
+from capstan.common.periodic import PeriodicTasks, periodic_task
 
 CONTEXT = object()
 
@@ -232,7 +232,7 @@ def test_run_periodic_tasks_error_in_one_task_runs_the_others(
             self.runs.append("after")
 
     tasks = Mixed(clock)
-    with caplog.at_level(logging.ERROR, logger="common.periodic"):
+    with caplog.at_level(logging.ERROR, logger="capstan.common.periodic"):
         tasks.tick(clock)
         tasks.tick(clock)
 

@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from common import exception
-from common.db.api import Database
-from common.records import ServiceRecord, is_up
+from capstan.common import exception
+from capstan.common.db.api import Database
+from capstan.common.records import ServiceRecord, is_up
 
 DOWN_TIME = 60
 HOST = "host-a"
@@ -171,7 +171,7 @@ def test_heartbeat_survives_an_outage_and_logs_failure_once_and_recovery(
     count = flaky.service_get(service_id).report_count
 
     flaky.outage = 3
-    with caplog.at_level(logging.DEBUG, logger="common.records"):
+    with caplog.at_level(logging.DEBUG, logger="capstan.common.records"):
         results = [record.heartbeat() for _ in range(4)]
     flaky.dispose()
 
@@ -192,7 +192,7 @@ def test_heartbeat_after_recovery_logs_a_new_outage_again(
     record = record_for(flaky)
     record.register()
 
-    with caplog.at_level(logging.WARNING, logger="common.records"):
+    with caplog.at_level(logging.WARNING, logger="capstan.common.records"):
         flaky.outage = 1
         record.heartbeat()
         record.heartbeat()
@@ -213,7 +213,7 @@ def test_heartbeat_against_an_unreachable_database_returns_false(
     record = record_for(db)
     record.service_id = 1
 
-    with caplog.at_level(logging.WARNING, logger="common.records"):
+    with caplog.at_level(logging.WARNING, logger="capstan.common.records"):
         assert record.heartbeat() is False
         assert record.heartbeat() is False
     db.dispose()

@@ -10,7 +10,7 @@ import oslo_messaging as messaging
 import pytest
 from oslo_context import context as oslo_context
 
-from common import config, context, exception, rpc
+from capstan.common import config, context, exception, rpc
 
 TOPIC = "rpctest"
 _DEADLINE = 10.0

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from worker.scheduler.filters.affinity import (DifferentHostFilter,
+from capstan.worker.scheduler.filters.affinity import (DifferentHostFilter,
                                                SameHostFilter)
-from worker.scheduler.filters.availability_zone import AvailabilityZoneFilter
-from worker.scheduler.filters.capacity import CapacityFilter
-from worker.scheduler.host_state import HostState, RequestSpec
+from capstan.worker.scheduler.filters.availability_zone import AvailabilityZoneFilter
+from capstan.worker.scheduler.filters.capacity import CapacityFilter
+from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
 
 def _host(name="h1", **caps):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from common import config, context, exception
-from worker.scheduler.manager import SchedulerManager
+from capstan.common import config, context, exception
+from capstan.worker.scheduler.manager import SchedulerManager
 
 
 class RecordingVolumeAPI:

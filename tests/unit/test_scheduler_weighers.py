@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from worker.scheduler.filters.capacity import CapacityFilter
-from worker.scheduler.host_manager import HostManager
-from worker.scheduler.host_state import HostState, RequestSpec
-from worker.scheduler.weighers import BaseHostWeigher, normalize
-from worker.scheduler.weighers.capacity import CapacityWeigher
+from capstan.worker.scheduler.filters.capacity import CapacityFilter
+from capstan.worker.scheduler.host_manager import HostManager
+from capstan.worker.scheduler.host_state import HostState, RequestSpec
+from capstan.worker.scheduler.weighers import BaseHostWeigher, normalize
+from capstan.worker.scheduler.weighers.capacity import CapacityWeigher
 
 
 def _host(name, free, total=100, **caps):

@@ -2,7 +2,7 @@
 import eventlet
 import pytest
 
-from common.service import ServiceTimers
+from capstan.common.service import ServiceTimers
 
 
 class FlakyRecord:

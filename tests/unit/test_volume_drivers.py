@@ -3,9 +3,9 @@ import os
 
 import pytest
 
-from common import exception
-from worker.volume.drivers.fake import FakeDriver
-from worker.volume.drivers.file import GiB, FileDriver
+from capstan.common import exception
+from capstan.worker.volume.drivers.fake import FakeDriver
+from capstan.worker.volume.drivers.file import GiB, FileDriver
 
 VOLUME = "0f6a9ee4-57b4-4c61-8d0f-5b2d8d6c2a10"
 

@@ -12,7 +12,7 @@ import json
 import pytest
 from eventlet import wsgi as eventlet_wsgi
 
-from common import wsgi_protocol
+from capstan.common import wsgi_protocol
 
 
 def _headers(*lines: str) -> http.client.HTTPMessage:

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from common import config
-from common.wsgi_service import (Loader, find_paste_config,
+from capstan.common import config
+from capstan.common.wsgi_service import (Loader, find_paste_config,
                                  paste_config_candidates)
 
 TRIVIAL_INI = """\

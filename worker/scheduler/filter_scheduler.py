@@ -20,10 +20,10 @@ import datetime
 import logging
 from typing import Any
 
-from common import exception, rpc
-from common.db.api import Database
-from worker.scheduler.host_manager import HostManager
-from worker.scheduler.host_state import RequestSpec
+from capstan.common import exception, rpc
+from capstan.common.db.api import Database
+from capstan.worker.scheduler.host_manager import HostManager
+from capstan.worker.scheduler.host_state import RequestSpec
 
 LOG = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ from typing import Any, Callable, Iterable
 
 from oslo_utils import importutils
 
-from common import exception, records
-from common.db.api import Database
-from worker.scheduler import filters as filters_pkg
-from worker.scheduler import weighers as weighers_pkg
-from worker.scheduler.host_state import HostState, RequestSpec
+from capstan.common import exception, records
+from capstan.common.db.api import Database
+from capstan.worker.scheduler import filters as filters_pkg
+from capstan.worker.scheduler import weighers as weighers_pkg
+from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
 LOG = logging.getLogger(__name__)
 

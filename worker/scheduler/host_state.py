@@ -11,7 +11,7 @@ import math
 import time
 from typing import Any, Iterable
 
-from common import exception
+from capstan.common import exception
 
 # The scheduler hints capstan understands; each names a list of volume ids.
 HINTS = ("different_host", "same_host")

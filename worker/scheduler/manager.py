@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from common import context as capstan_context
-from common import rpc
-from common.manager import Manager
-from common.periodic import periodic_task
-from worker.scheduler.filter_scheduler import FilterScheduler
-from worker.scheduler.host_manager import VOLUME_TOPIC, HostManager
-from worker.volume import rpcapi as volume_rpcapi
+from capstan.common import context as capstan_context
+from capstan.common import rpc
+from capstan.common.manager import Manager
+from capstan.common.periodic import periodic_task
+from capstan.worker.scheduler.filter_scheduler import FilterScheduler
+from capstan.worker.scheduler.host_manager import VOLUME_TOPIC, HostManager
+from capstan.worker.volume import rpcapi as volume_rpcapi
 
 LOG = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import oslo_messaging as messaging
 
-from common import rpc
+from capstan.common import rpc
 
 TOPIC = "scheduler"
 RPC_API_VERSION = "1.0"

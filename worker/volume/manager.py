@@ -11,12 +11,12 @@ import logging
 import time
 from typing import Any
 
-from common import context as capstan_context
-from common import driver as driver_loader
-from common import rpc
-from common.manager import SchedulerDependentManager
-from common.periodic import periodic_task
-from worker.volume.drivers import base
+from capstan.common import context as capstan_context
+from capstan.common import driver as driver_loader
+from capstan.common import rpc
+from capstan.common.manager import SchedulerDependentManager
+from capstan.common.periodic import periodic_task
+from capstan.worker.volume.drivers import base
 
 LOG = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import oslo_messaging as messaging
 
-from common import rpc
+from capstan.common import rpc
 
 TOPIC = "volume"
 RPC_API_VERSION = "1.0"

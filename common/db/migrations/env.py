@@ -1,7 +1,7 @@
 """Alembic environment: runs migrations on the engine capstan hands over."""
 from alembic import context
 
-from common.db import models
+from capstan.common.db import models
 
 target_metadata = models.Base.metadata
 

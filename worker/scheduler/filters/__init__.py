@@ -13,16 +13,16 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from worker.scheduler.host_state import HostState, RequestSpec
+from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
 # Names usable in [scheduler] filters; anything else must be a dotted path.
 BUILTIN = {
     "AvailabilityZoneFilter":
-        "worker.scheduler.filters.availability_zone.AvailabilityZoneFilter",
-    "CapacityFilter": "worker.scheduler.filters.capacity.CapacityFilter",
+        "capstan.worker.scheduler.filters.availability_zone.AvailabilityZoneFilter",
+    "CapacityFilter": "capstan.worker.scheduler.filters.capacity.CapacityFilter",
     "DifferentHostFilter":
-        "worker.scheduler.filters.affinity.DifferentHostFilter",
-    "SameHostFilter": "worker.scheduler.filters.affinity.SameHostFilter",
+        "capstan.worker.scheduler.filters.affinity.DifferentHostFilter",
+    "SameHostFilter": "capstan.worker.scheduler.filters.affinity.SameHostFilter",
 }
 
 

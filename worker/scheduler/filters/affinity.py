@@ -9,8 +9,8 @@ same_host, like nova's, accepts a host holding any of the named volumes.
 """
 from __future__ import annotations
 
-from worker.scheduler.filters import BaseHostFilter
-from worker.scheduler.host_state import HostState, RequestSpec
+from capstan.worker.scheduler.filters import BaseHostFilter
+from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
 
 class _VolumeAffinityFilter(BaseHostFilter):

@@ -1,8 +1,8 @@
 """AvailabilityZoneFilter: the host must be in the zone the request names."""
 from __future__ import annotations
 
-from worker.scheduler.filters import BaseHostFilter
-from worker.scheduler.host_state import HostState, RequestSpec
+from capstan.worker.scheduler.filters import BaseHostFilter
+from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
 
 class AvailabilityZoneFilter(BaseHostFilter):

@@ -1,8 +1,8 @@
 """CapacityFilter: the host must have room for the volume."""
 from __future__ import annotations
 
-from worker.scheduler.filters import BaseHostFilter
-from worker.scheduler.host_state import HostState, RequestSpec
+from capstan.worker.scheduler.filters import BaseHostFilter
+from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
 
 class CapacityFilter(BaseHostFilter):

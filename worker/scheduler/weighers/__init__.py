@@ -10,11 +10,11 @@ from __future__ import annotations
 import abc
 from typing import Any, Sequence
 
-from worker.scheduler.host_state import HostState, RequestSpec
+from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
 # Names usable in [scheduler] weighers; anything else must be a dotted path.
 BUILTIN = {
-    "CapacityWeigher": "worker.scheduler.weighers.capacity.CapacityWeigher",
+    "CapacityWeigher": "capstan.worker.scheduler.weighers.capacity.CapacityWeigher",
 }
 
 

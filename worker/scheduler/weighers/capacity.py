@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from worker.scheduler.host_state import HostState, RequestSpec
-from worker.scheduler.weighers import BaseHostWeigher
+from capstan.worker.scheduler.host_state import HostState, RequestSpec
+from capstan.worker.scheduler.weighers import BaseHostWeigher
 
 
 class CapacityWeigher(BaseHostWeigher):

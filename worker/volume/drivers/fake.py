@@ -1,8 +1,8 @@
 """An in-memory driver: for tests, and as the smallest complete driver."""
 from __future__ import annotations
 
-from common import exception
-from worker.volume.drivers.base import VolumeDriver
+from capstan.common import exception
+from capstan.worker.volume.drivers.base import VolumeDriver
 
 
 class FakeDriver(VolumeDriver):

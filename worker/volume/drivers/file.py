@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 
-from common import exception
-from worker.volume.drivers.base import VolumeDriver
+from capstan.common import exception
+from capstan.worker.volume.drivers.base import VolumeDriver
 
 GiB = 1024 ** 3
 SUFFIX = ".img"
