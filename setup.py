@@ -7,6 +7,8 @@ from setuptools import find_packages, setup
 FRAMEWORK = ("api", "worker", "common")
 PACKAGES = [f"capstan.{package}" for top in FRAMEWORK
             for package in find_packages(include=[top, f"{top}.*"])]
+# The reference application, under its own name.
+APPLICATION = find_packages(include=["capstan_volumes", "capstan_volumes.*"])
 
 setup(
     name="capstan",
@@ -17,10 +19,11 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=PACKAGES,
+    packages=PACKAGES + APPLICATION,
     package_dir={f"capstan.{top}": top for top in FRAMEWORK},
     package_data={"capstan.common.db": ["migrations/*.py", "migrations/*.mako",
-                                "migrations/versions/*.py"]},
+                                        "migrations/versions/*.py"],
+                  "capstan_volumes": ["migrations/versions/*.py"]},
     data_files=[("etc/capstan", ["etc/capstan.conf.sample",
                                  "etc/api-paste.ini"])],
     install_requires=[
@@ -56,6 +59,8 @@ setup(
             "openapi-spec-validator>=0.7.1,<0.8",
             "openapi-schema-validator>=0.6,<0.7",
             "schemathesis>=4.0,<5",
+            # tests/unit/test_layers.py: the framework/application seam.
+            "import-linter>=2.0,<3",
         ],
         # python -m bench (docs/benchmarks.md): profilers for --profile and
         # for chasing a missed target. The HTTP load comes from wrk, a
@@ -72,17 +77,22 @@ setup(
             "capstan-manage = capstan.common.manage:main",
         ],
         "capstan.volume.drivers": [
-            "file = capstan.worker.volume.drivers.file:FileDriver",
-            "fake = capstan.worker.volume.drivers.fake:FakeDriver",
+            "file = capstan_volumes.volume.drivers.file:FileDriver",
+            "fake = capstan_volumes.volume.drivers.fake:FakeDriver",
+        ],
+        "capstan.applications": [
+            "capstan_volumes = capstan_volumes.application:APPLICATION",
         ],
         "oslo.config.opts": [
             "capstan = capstan.common.config:list_opts",
+            "capstan_volumes = capstan_volumes.options:list_opts",
         ],
         "oslo.config.opts.defaults": [
             "capstan = capstan.common.config:update_sample_defaults",
         ],
         "oslo.policy.policies": [
             "capstan = capstan.api.policy:list_rules",
+            "capstan_volumes = capstan_volumes.policies:list_rules",
         ],
     },
 )

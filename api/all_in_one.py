@@ -1,13 +1,13 @@
-"""``api-server --all-in-one``: the API, a scheduler and a volume worker in
-one process (DESIGN.md 4, the seeds' ``nova-combined``).
+"""``api-server --all-in-one``: the API and a worker for every topic of the
+installed applications in one process (DESIGN.md 4, the seeds' ``nova-combined``).
 
 For a first run and for development. It works with no config file at all:
-SQLite under ``state_path``, the ``fake://`` bus, the ``file`` driver under
-``$state_path/volumes``. What it does that the separate binaries leave to
+SQLite under ``state_path``, the ``fake://`` bus, and what the
+applications' options default to. What it does that the separate binaries leave to
 the operator:
 
 * it brings the schema to head itself (``capstan-manage db sync``);
-* the three services share ONE Database and ONE transport object: a
+* the services share ONE Database and ONE transport object: a
   ``fake://`` bus is per transport object, so a second one would be a
   second, deaf bus (common/rpc.py);
 * it adjusts defaults that only make sense for several processes, each
@@ -36,7 +36,7 @@ from oslo_config import cfg
 from sqlalchemy import exc as sa_exc
 
 from capstan.api.deps import APIDeps
-from capstan.common import config, exception
+from capstan.common import application, config, exception
 from capstan.common.db import migration
 from capstan.common.launcher import ServiceLauncher
 from capstan.common.service import Service
@@ -45,10 +45,6 @@ from capstan.common.wsgi_service import WSGIService
 LOG = logging.getLogger(__name__)
 
 BINARY = "api-server"
-# Started in this order: the volume worker consumes before the scheduler
-# starts, so the scheduler's start-up fanout ("report now") reaches it and
-# the first placement already sees this host.
-WORKER_TOPICS = ("volume", "scheduler")
 # The identity the first-start token carries (token mode only).
 ADMIN_TOKEN_IDENTITY = ("admin", "admin", "admin")
 
@@ -106,15 +102,17 @@ def run(conf: cfg.ConfigOpts, deps: APIDeps,
     launcher = ServiceLauncher(conf.graceful_shutdown_timeout,
                                reload_config=conf.mutate_config_files)
     try:
-        for topic in WORKER_TOPICS:
+        # In the order the applications declare their topics.
+        for topic in application.topics(deps.applications):
             launcher.launch_service(Service.create(
-                conf, deps.db, deps.transport, topic=topic, binary=BINARY))
+                conf, deps.db, deps.transport, topic=topic.name,
+                binary=BINARY))
         launcher.launch_service(api)
     except BaseException:
         launcher.stop()  # the services that did start, records marked
         api.close()
         raise
-    _announce(conf, api.host, api.port, token)
+    _announce(conf, deps.applications, api.host, api.port, token)
     try:
         return launcher.wait()
     finally:
@@ -125,7 +123,7 @@ def sync_schema(deps: APIDeps) -> None:
     """``db sync``: a first-time user has not run it; raise CapstanError."""
     try:
         before = migration.current_revision(deps.db)
-        migration.upgrade(deps.db)
+        migration.upgrade(deps.db, applications=deps.applications)
         after = migration.current_revision(deps.db)
     except sa_exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
@@ -159,22 +157,27 @@ def ensure_admin_token(conf: cfg.ConfigOpts) -> str | None:
     return token
 
 
-def _announce(conf: cfg.ConfigOpts, host: str, port: int,
-              token: str | None) -> None:
+def _announce(conf: cfg.ConfigOpts,
+              applications: list[application.Application], host: str,
+              port: int, token: str | None) -> None:
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
+    example = next((f"{url}/v1{app.example_path}" for app in applications
+                    if app.example_path), f"{url}/v1")
+    services = ", ".join(["api"] + [topic.name for topic in
+                                    application.topics(applications)])
     if conf.api.auth_strategy == "noauth":
         how = ("noauth: send X-User-Id and X-Project-Id (X-Roles: admin for "
                f"/v1/services), e.g. curl -H 'X-User-Id: demo' "
-               f"-H 'X-Project-Id: demo' {url}/v1/volumes")
+               f"-H 'X-Project-Id: demo' {example}")
     else:
-        how = (f"token: curl -H 'X-Auth-Token: TOKEN' {url}/v1/volumes "
+        how = (f"token: curl -H 'X-Auth-Token: TOKEN' {example} "
                "(make one with 'capstan-manage token create')")
     if token is not None:
         # NOTE(capstan): printed, never logged: a log file outlives the
         # terminal and tokens must not end up in logs.
         print(f"admin token (shown once, stored hashed in "
               f"{conf.api.token_file}): {token}", flush=True)
-    LOG.info("all-in-one listening on %s (api, scheduler, volume; state in "
-             "%s); %s", url, conf.state_path, how)
+    LOG.info("all-in-one listening on %s (%s; state in %s); %s", url,
+             services, conf.state_path, how)
     sys.stdout.flush()

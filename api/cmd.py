@@ -7,8 +7,8 @@ The listening socket is bound here, before anything else is built. With
 builds its own database, transport, app and WSGIService around the shared
 socket (DESIGN.md 2: nothing is opened before the fork).
 
-``--all-in-one`` runs a scheduler and a volume worker next to the API, in
-this one process, on one shared Database and transport (api/all_in_one.py).
+``--all-in-one`` runs a worker for every topic of the installed
+applications next to the API, in this one process, on one shared Database and transport (api/all_in_one.py).
 
 Exit status: 0 after a clean stop (SIGTERM, SIGINT); 2 for a bad config or
 paste file, with one line on stderr naming the file and section; 1 when a
@@ -47,7 +47,7 @@ APP_NAME = "main"
 
 cli_opts: list[cfg.Opt] = [
     cfg.BoolOpt("all-in-one", default=False,
-                help="Also run the scheduler and a volume worker in this "
+                help="Also run a worker for every application topic in this "
                      "process, and sync the database schema first: a whole "
                      "capstan for a first run or for development, on the "
                      "embedded defaults (SQLite, fake://)."),

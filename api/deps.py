@@ -1,7 +1,7 @@
 """What the REST application needs from the process that serves it.
 
 ``api-server`` builds one :class:`APIDeps` and hands it to
-:func:`api.factories.load_app`; every paste factory takes what it needs from
+:func:`capstan.api.factories.load_app`; every paste factory takes what it needs from
 it. Nothing in ``api/`` builds a config, an engine or a transport itself.
 """
 from __future__ import annotations
@@ -11,13 +11,17 @@ import dataclasses
 import oslo_messaging
 from oslo_config import cfg
 
+from capstan.common import application
 from capstan.common.db.api import Database
 
 
 @dataclasses.dataclass
 class APIDeps:
-    """The config, database and RPC transport shared by the whole API."""
+    """The config, database, RPC transport and applications shared by the
+    whole API."""
 
     conf: cfg.ConfigOpts
     db: Database
     transport: oslo_messaging.Transport
+    applications: list[application.Application] = dataclasses.field(
+        default_factory=application.load_applications)

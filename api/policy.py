@@ -13,7 +13,7 @@ import yaml
 from oslo_config import cfg
 from oslo_policy import policy
 
-from capstan.common import config, exception
+from capstan.common import application, config, exception
 from capstan.common.context import RequestContext
 
 ADMIN = "rule:admin_api"
@@ -29,45 +29,35 @@ BASE_RULES = [
 ]
 
 
-def _rule(name: str, check: str, description: str, method: str,
+def documented_rule(name: str, check: str, description: str, method: str,
           path: str) -> policy.DocumentedRuleDefault:
     return policy.DocumentedRuleDefault(
         name, check, description, [{"method": method, "path": path}])
 
 
 OPERATION_RULES = [
-    _rule("services:list", ADMIN, "List services with their state.",
+    documented_rule("services:list", ADMIN, "List services with their state.",
           "GET", "/v1/services"),
-    _rule("services:update", ADMIN, "Enable, disable or force down a "
+    documented_rule("services:update", ADMIN, "Enable, disable or force down a "
           "service.", "PUT", "/v1/services/{id}"),
-    _rule("services:delete", ADMIN, "Delete a service record.",
+    documented_rule("services:delete", ADMIN, "Delete a service record.",
           "DELETE", "/v1/services/{id}"),
-    _rule("volumes:create", OWNER_OR_ADMIN, "Create a volume.",
-          "POST", "/v1/volumes"),
-    _rule("volumes:get_all", OWNER_OR_ADMIN, "List volumes.",
-          "GET", "/v1/volumes"),
-    _rule("volumes:get", OWNER_OR_ADMIN, "Show a volume.",
-          "GET", "/v1/volumes/{id}"),
-    _rule("volumes:delete", OWNER_OR_ADMIN, "Delete a volume.",
-          "DELETE", "/v1/volumes/{id}"),
-    _rule("volumes:extend", OWNER_OR_ADMIN, "Extend a volume.",
-          "POST", "/v1/volumes/{id}/action"),
-    _rule("scheduler_stats:pools", ADMIN, "List the scheduler's pools.",
-          "GET", "/v1/scheduler-stats/pools"),
 ]
 
 
 def list_rules() -> list[policy.RuleDefault]:
-    """Every rule with its default (entry point ``oslo.policy.policies``)."""
+    """The framework's rules with their defaults (entry point
+    ``oslo.policy.policies``); each application lists its own."""
     return BASE_RULES + OPERATION_RULES
 
 
 class Policy:
     """Authorize a RequestContext for one rule; 403 when denied."""
 
-    def __init__(self, conf: cfg.ConfigOpts) -> None:
+    def __init__(self, conf: cfg.ConfigOpts,
+                 rules: list[policy.RuleDefault] = ()) -> None:
         self._enforcer = policy.Enforcer(conf)
-        self._enforcer.register_defaults(list_rules())
+        self._enforcer.register_defaults(list_rules() + list(rules))
 
     def check_file(self) -> None:
         """Load the policy file now, so a broken one fails at start-up."""
@@ -92,9 +82,17 @@ class Policy:
             raise exception.Forbidden(f"Policy does not allow {rule}.")
 
 
-def build_policy(conf: cfg.ConfigOpts) -> Policy:
-    """Build the Policy of the API and check its policy file."""
-    enforcer = Policy(conf)
+def build_policy(conf: cfg.ConfigOpts,
+                 rules: list[policy.RuleDefault] | None = None) -> Policy:
+    """Build the Policy of the API and check its policy file.
+
+    It holds the framework's rules and ``rules``, the applications' (by
+    default those of the installed applications).
+    """
+    if rules is None:
+        rules = [rule for app in application.load_applications()
+                 for rule in app.list_policies()]
+    enforcer = Policy(conf, rules)
     enforcer.check_file()
     return enforcer
 

@@ -3,10 +3,11 @@
 An unknown path raises 404; a known path with a method it does not take
 raises 405 with an ``Allow`` header. ``faultwrap`` renders both as JSON.
 
-To add a resource: write ``api/v1/<resource>.py`` with a controller that
-takes ``deps`` (and ``policy``) in its constructor, then add one
-``mapper.connect(path, handler=controller.method, conditions=...)`` line
-per method and path to :func:`build_v1_app`.
+The framework connects its own resources (versions, services); each
+application connects its own in its declaration's ``add_routes(mapper,
+deps, policy)``: a controller that takes ``deps`` and ``policy`` in its
+constructor, and one ``mapper.connect(path, handler=controller.method,
+conditions=GET)`` line per method and path.
 """
 from __future__ import annotations
 
@@ -19,10 +20,8 @@ import webob
 from capstan.api import wsgi_util
 from capstan.api.deps import APIDeps
 from capstan.api.policy import build_policy
-from capstan.api.v1.scheduler_stats import SchedulerStatsController
 from capstan.api.v1.services import ServicesController
 from capstan.api.v1.versions import VersionsController
-from capstan.api.v1.volumes import VolumesController
 
 GET = {"method": ["GET"]}
 POST = {"method": ["POST"]}
@@ -96,13 +95,11 @@ def build_versions_app(deps: APIDeps) -> Router:
 
 def build_v1_app(deps: APIDeps) -> Router:
     """The app at ``/v1``, behind the auth and context filters."""
-    policy = build_policy(deps.conf)
+    policy = build_policy(deps.conf, [
+        rule for application in deps.applications
+        for rule in application.list_policies()])
     versions = VersionsController()
     services = ServicesController(deps, policy)
-    # Built once per app: each holds its RPC clients for every request.
-    volumes = VolumesController(deps, policy)
-    scheduler_stats = SchedulerStatsController(deps, policy)
-
     mapper = routes_mapper()
     mapper.connect("/", handler=versions.show, conditions=GET)
     mapper.connect("/services", handler=services.index, conditions=GET)
@@ -110,15 +107,7 @@ def build_v1_app(deps: APIDeps) -> Router:
                    requirements=ID)
     mapper.connect("/services/{id}", handler=services.delete,
                    conditions=DELETE, requirements=ID)
-    # Volume ids are checked by the controller: a malformed one is 404
-    # "volume not found", like an unknown one.
-    mapper.connect("/volumes", handler=volumes.index, conditions=GET)
-    mapper.connect("/volumes", handler=volumes.create, conditions=POST)
-    mapper.connect("/volumes/{id}", handler=volumes.show, conditions=GET)
-    mapper.connect("/volumes/{id}", handler=volumes.delete,
-                   conditions=DELETE)
-    mapper.connect("/volumes/{id}/action", handler=volumes.action,
-                   conditions=POST)
-    mapper.connect("/scheduler-stats/pools", handler=scheduler_stats.pools,
-                   conditions=GET)
+    for application in deps.applications:
+        if application.add_routes is not None:
+            application.add_routes(mapper, deps, policy)
     return Router(mapper)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from bench import backends, procs
 from bench.procs import BenchError, Proc, ProcGroup
+from capstan_volumes import models as volume_models
 
 
 def source_paste() -> pathlib.Path:
@@ -132,7 +133,7 @@ class Deployment:
             "created_at": now - datetime.timedelta(seconds=count - i),
             "updated_at": now} for i in range(count)]
         with self.engine.begin() as connection:
-            connection.execute(sa.insert(models.Volume.__table__), rows)
+            connection.execute(sa.insert(volume_models.Volume.__table__), rows)
         return [row["id"] for row in rows]
 
     def seed_services(self, count: int, topic: str = "volume") -> None:

@@ -33,7 +33,7 @@ from capstan.common import config  # noqa: E402
 from capstan.common.context import get_admin_context  # noqa: E402
 from capstan.common.db import migration, models  # noqa: E402
 from capstan.common.db.api import Database  # noqa: E402
-from capstan.worker.scheduler.host_manager import HostManager  # noqa: E402
+from capstan_volumes.scheduler.host_manager import VolumeHostManager as HostManager  # noqa: E402
 from capstan.worker.scheduler.host_state import RequestSpec  # noqa: E402
 
 
@@ -58,7 +58,7 @@ def build(db: Database, hosts: int, rng: random.Random) -> HostManager:
             "allocated_capacity_gb": rng.uniform(0, 0.5) * total,
             "thin_provisioning": thin, "max_over_subscription_ratio": 20.0,
             "availability_zone": "zone1" if i % 2 else "zone2"}, stamp)
-        manager.sync_volume_info(f"host-{i:05d}",
+        manager.sync_resource_info(f"host-{i:05d}",
                                  [f"vol-{i}-{k}" for k in range(3)], stamp)
     return manager
 
@@ -67,7 +67,7 @@ def spec(rng: random.Random, hosts: int) -> RequestSpec:
     hints = {}
     if rng.random() < 0.1:
         hints = {"different_host": [f"vol-{rng.randrange(hosts)}-0"]}
-    return RequestSpec(size=rng.randint(1, 10), volume_id=str(uuid.uuid4()),
+    return RequestSpec(size=rng.randint(1, 10), resource_id=str(uuid.uuid4()),
                        availability_zone=rng.choice([None, "zone1"]),
                        scheduler_hints=hints)
 

@@ -26,7 +26,8 @@ import sqlalchemy as sa  # noqa: E402
 from capstan.common import config, rpc  # noqa: E402
 from capstan.common.context import get_admin_context  # noqa: E402
 from capstan.common.db import models  # noqa: E402
-from capstan.worker.volume.rpcapi import VolumeAPI  # noqa: E402
+from capstan_volumes.volume.rpcapi import VolumeAPI  # noqa: E402
+from capstan_volumes import models as volume_models  # noqa: E402
 
 TIMEOUT = 120.0
 
@@ -49,7 +50,7 @@ def batch(engine: sa.Engine, api: VolumeAPI, host: str, size: int) -> None:
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     ids = [str(uuid.uuid4()) for _ in range(size)]
     with engine.begin() as connection:
-        connection.execute(sa.insert(models.Volume.__table__), [{
+        connection.execute(sa.insert(volume_models.Volume.__table__), [{
             "id": volume_id, "name": "", "size": 1, "status": "creating",
             "host": host, "availability_zone": "zone1", "project_id": "bench",
             "user_id": "bench", "metadata": {}, "scheduler_hints": {},
@@ -59,7 +60,7 @@ def batch(engine: sa.Engine, api: VolumeAPI, host: str, size: int) -> None:
     for volume_id in ids:
         api.create_volume(context, host=host, volume_id=volume_id)
     _wait(engine, ids, "status = 'available'")
-    table = models.Volume.__table__
+    table = volume_models.Volume.__table__
     with engine.begin() as connection:
         connection.execute(sa.update(table).where(table.c.id.in_(ids))
                            .values(status="deleting"))

@@ -18,12 +18,11 @@ from oslo_messaging._metrics import client as metrics_client
 from oslo_messaging._tracing import client as tracing_client
 from oslo_policy import opts as policy_opts
 
+from capstan.common import application
+
 DEFAULT_STATE_PATH = os.path.join(os.path.expanduser("~"), ".local", "state",
                                   "capstan")
 
-# Topics capstan ships a manager for. Any other topic works too, as long as
-# the config file sets ``<topic>_manager`` (see manager_path_for_topic).
-KNOWN_TOPICS = ("volume", "scheduler")
 
 default_opts = [
     cfg.StrOpt("host", default=socket.gethostname(),
@@ -34,7 +33,8 @@ default_opts = [
     cfg.StrOpt("state_path", default=DEFAULT_STATE_PATH,
                sample_default="~/.local/state/capstan",
                help="Directory for capstan's local state: the SQLite "
-                    "database of the embedded default, volume files, tokens."),
+                    "database of the embedded default, tokens, and what "
+                    "applications keep on this host."),
     cfg.IntOpt("report_interval", default=10, min=1,
                help="Seconds between heartbeats of a service to its "
                     "service record."),
@@ -55,16 +55,6 @@ default_opts = [
     cfg.IntOpt("graceful_shutdown_timeout", default=60, min=0,
                help="Seconds a stopping service waits for in-flight requests "
                     "and RPC calls to finish before it gives up on them."),
-    cfg.StrOpt("volume_manager",
-               default="capstan.worker.volume.manager.VolumeManager",
-               help="Manager class run by 'worker --topic volume'."),
-    cfg.StrOpt("scheduler_manager",
-               default="capstan.worker.scheduler.manager.SchedulerManager",
-               help="Manager class run by 'worker --topic scheduler'."),
-    cfg.StrOpt("volume_driver", default="file",
-               help="Volume driver: an entry-point name of the "
-                    "capstan.volume.drivers group (file, fake) or a dotted "
-                    "path to a driver class."),
     cfg.StrOpt("availability_zone", default="zone1",
                help="Availability zone this host belongs to."),
     # NOTE(capstan): 1, not 3. The waits between attempts grow (1 s, then
@@ -103,18 +93,6 @@ database_opts = [
                help="Connections kept open per process (not for SQLite)."),
     cfg.IntOpt("max_overflow", default=20, min=0,
                help="Connections opened beyond pool_size under load."),
-]
-
-file_driver_opts = [
-    cfg.StrOpt("pool_path", default="$state_path/volumes",
-               help="Directory holding one sparse file per volume."),
-    cfg.IntOpt("capacity_gb", default=0, min=0,
-               help="Capacity reported to the scheduler, in GiB; 0 reports "
-                    "the size of the file system holding pool_path."),
-    cfg.FloatOpt("max_over_subscription_ratio", default=20.0, min=1.0,
-                 help="How far the sum of volume sizes may exceed the "
-                      "capacity, since sparse files use space only once "
-                      "written."),
 ]
 
 api_opts = [
@@ -190,27 +168,33 @@ scheduler_opts = [
                       "prefer the host with the most free capacity "
                       "(spreading); negative values the one with the least "
                       "(stacking)."),
-    cfg.IntOpt("max_attempts", default=3, min=0,
-               help="How many times the scheduler re-sends a volume stuck "
-                    "in 'creating' (a lost cast, a worker that never "
-                    "answered, no valid host on a re-send) before it sets "
-                    "the volume to 'error'. 0 never re-sends."),
-    cfg.IntOpt("resend_after", default=60, min=1,
-               help="Seconds a volume may stay in 'creating' without "
-                    "progress before the scheduler re-sends it: placed "
-                    "again if it has no host yet, cast again to its host "
-                    "otherwise."),
 ]
 
 
-def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
-    """Return capstan's options by group, for oslo-config-generator."""
+def manager_opts(topics: list[application.Topic]) -> list[cfg.Opt]:
+    """``[DEFAULT] <topic>_manager`` for each topic an application declares."""
+    return [cfg.StrOpt(f"{topic.name}_manager", default=topic.manager,
+                       help=topic.help or f"Manager class run by 'worker "
+                                          f"--topic {topic.name}'.")
+            for topic in topics]
+
+
+def list_opts(applications: list[application.Application] | None = None
+              ) -> list[tuple[str, list[cfg.Opt]]]:
+    """Return the framework's options by group, for oslo-config-generator.
+
+    The ``<topic>_manager`` options of the installed applications are
+    listed here; each application lists its own options in its own
+    ``oslo.config.opts`` namespace.
+    """
+    if applications is None:
+        applications = application.load_applications()
     return [
-        ("DEFAULT", default_opts),
+        ("DEFAULT", default_opts + manager_opts(
+            application.topics(applications))),
         ("worker", worker_opts),
         ("database", database_opts),
         ("api", api_opts),
-        ("file_driver", file_driver_opts),
         ("scheduler", scheduler_opts),
     ]
 
@@ -263,10 +247,18 @@ def _register_oslo_messaging_opts(conf: cfg.ConfigOpts) -> None:
                        group="oslo_messaging_tracing")
 
 
-def make_conf() -> cfg.ConfigOpts:
-    """Build a private ConfigOpts with every option capstan reads."""
+def make_conf(applications: list[application.Application] | None = None
+              ) -> cfg.ConfigOpts:
+    """Build a private ConfigOpts with every option capstan reads: the
+    framework's and those of ``applications`` (default: the installed
+    ones)."""
+    if applications is None:
+        applications = application.load_applications()
     conf = cfg.ConfigOpts()
-    for group, opts in list_opts():
+    groups = list_opts(applications)
+    for app in applications:
+        groups += app.list_opts()
+    for group, opts in groups:
         conf.register_opts(opts, group=None if group == "DEFAULT" else group)
     logging.register_options(conf)
     # alembic logs its dialect at INFO on every schema check at start-up.
@@ -327,18 +319,18 @@ def _read(group, opt: str, label: str):
 def manager_path_for_topic(conf: cfg.ConfigOpts, topic: str) -> str:
     """Return the dotted path of the manager configured for ``topic``.
 
-    Known topics have a default; any other topic must be configured as
-    ``[DEFAULT] <topic>_manager`` in a config file.
+    The topics of the installed applications have a default; any other
+    topic must be configured as ``[DEFAULT] <topic>_manager`` in a config
+    file.
     """
     if not topic.isidentifier():
         raise ConfigError(f"invalid topic {topic!r}: use letters, digits "
                           "and underscores")
     name = f"{topic}_manager"
-    if topic not in KNOWN_TOPICS:
-        try:
-            conf.register_opt(cfg.StrOpt(name))
-        except cfg.DuplicateOptError:
-            pass
+    try:
+        conf.register_opt(cfg.StrOpt(name))
+    except cfg.DuplicateOptError:
+        pass  # declared by an application, with its default
     path = getattr(conf, name)
     if not path:
         raise ConfigError(f"unknown topic {topic!r}: set [DEFAULT] {name} "

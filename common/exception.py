@@ -1,16 +1,16 @@
 """capstan's domain exceptions.
 
 They carry no HTTP status: the ``faultwrap`` filter of the API maps them to
-responses, most specific first. The tree::
+responses, most specific first. An application subclasses them
+(``NotFound``, ``Conflict``, ...) for its own resources, and the API maps
+its errors the same way. The tree::
 
     CapstanError                 base; message built from ``msg_fmt``
      +-- NotFound                the named thing does not exist (or is not yours)
      |    +-- ServiceNotFound
-     |    +-- VolumeNotFound
      +-- Invalid                 the request is malformed or out of range
      +-- Conflict                the thing exists but its state forbids this
      |    +-- ServiceIsUp
-     |    +-- InvalidVolumeStatus
      +-- NotAuthorized           no or wrong credentials
      +-- Forbidden               credentials fine, policy says no
      +-- ServiceUnavailable      a backend (database, broker) cannot be reached
@@ -49,10 +49,6 @@ class ServiceNotFound(NotFound):
     msg_fmt = "Service %(service_id)s could not be found."
 
 
-class VolumeNotFound(NotFound):
-    msg_fmt = "Volume %(volume_id)s could not be found."
-
-
 class Invalid(CapstanError):
     """Raised for malformed or out-of-range input; callers answer 400."""
 
@@ -67,11 +63,6 @@ class Conflict(CapstanError):
 
 class ServiceIsUp(Conflict):
     msg_fmt = "Service %(service_id)s is up; stop it before deleting it."
-
-
-class InvalidVolumeStatus(Conflict):
-    msg_fmt = ("Volume %(volume_id)s is %(status)s; this needs one of "
-               "%(expected)s.")
 
 
 class NotAuthorized(CapstanError):

@@ -19,7 +19,6 @@ from oslo_config import cfg
 from capstan.common import rpc
 from capstan.common.db.api import Database
 from capstan.common.periodic import PeriodicTasks, periodic_task
-from capstan.worker.scheduler import rpcapi as scheduler_rpcapi
 
 LOG = logging.getLogger(__name__)
 
@@ -72,14 +71,24 @@ class SchedulerDependentManager(Manager):
 
     Call :meth:`update_service_capabilities` with a dict; a periodic task
     sends the last one to every scheduler (fanout). Nothing is sent until
-    there is something to send.
+    there is something to send. The scheduler's client is ``scheduler_api``
+    when given, else ``scheduler_api_class(transport)``: a subclass names
+    the rpcapi class of its scheduler (anything with an
+    ``update_service_capabilities(context, service_name, host,
+    capabilities, timestamp)`` method).
     """
+
+    scheduler_api_class: Any = None
 
     def __init__(self, *, scheduler_api: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.last_capabilities: dict | None = None
-        self.scheduler_api = scheduler_api or scheduler_rpcapi.SchedulerAPI(
-            self.transport)
+        if scheduler_api is None:
+            if self.scheduler_api_class is None:
+                raise TypeError(f"{type(self).__name__} names no "
+                                "scheduler_api_class")
+            scheduler_api = self.scheduler_api_class(self.transport)
+        self.scheduler_api = scheduler_api
 
     def update_service_capabilities(self, capabilities: dict | None) -> None:
         """Remember ``capabilities`` for the next periodic report."""

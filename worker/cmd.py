@@ -1,6 +1,6 @@
 """The ``worker`` binary: one Service for one topic, in 1..N processes.
 
-    worker --topic volume [--config-file capstan.conf] [--workers N]
+    worker --topic TOPIC [--config-file capstan.conf] [--workers N]
 """
 from capstan.common import monkey
 

@@ -151,7 +151,7 @@ def _path(req: webob.Request) -> str:
     """The path as received, for the log.
 
     NOTE(capstan): not ``req.path``, which decodes the path as UTF-8 and
-    raises on a client's invalid bytes (``/v1/volumes/%FF``) -- here, while
+    raises on a client's invalid bytes (``/v1/things/%FF``) -- here, while
     answering, that would escape as a bare 500 from eventlet.
     """
     environ = req.environ

@@ -1,4 +1,8 @@
-"""The Database facade: every query capstan makes goes through here.
+"""Engine, sessions and the service-record queries of the framework.
+
+An application's resources keep their own queries next to them and run
+them through :meth:`Database.session` (ORM) or :meth:`Database.autocommit`
+(one-statement Core reads and compare-and-swaps).
 
 A :class:`Database` opens its engine on first use, never at construction, so
 one can be built before a fork and used only in the children. Lost
@@ -18,7 +22,7 @@ from sqlalchemy import orm
 
 from capstan.common import exception
 from capstan.common.db import engine as db_engine
-from capstan.common.db import list_sql, models, volume_sql
+from capstan.common.db import listing, models
 
 LOG = logging.getLogger(__name__)
 
@@ -126,8 +130,8 @@ class Database:
                       if value is not None)
         params = {key: filters[key] for key in shape}
         with self.autocommit() as connection:
-            return list_sql.plain_rows(connection.execute(
-                list_sql.service_list_statement(shape), params))
+            return listing.plain_rows(connection.execute(
+                listing.service_list_statement(shape), params))
 
     def service_create(self, host: str, binary: str,
                        topic: str) -> models.Service:
@@ -204,183 +208,6 @@ class Database:
                        table.deleted_at < older_than))
             return result.rowcount
 
-    # -- volumes ----------------------------------------------------------
-
-    def volume_create(self, **values) -> models.Volume:
-        """Insert a volume row (the API writes it before any cast).
-
-        Returns the row as a detached models.Volume, its defaults filled.
-        """
-        # NOTE(capstan): one INSERT in autocommit, not a session flush:
-        # the ORM's unit of work made this ~35% of the API's CPU per
-        # create (benchmark 3); now ~0.3 ms of CPU instead of ~0.6.
-        for key, default in volume_sql.DEFAULTS.items():
-            if key not in values:
-                values[key] = default()
-        row = models.Volume(**values)
-        with self.autocommit() as connection:
-            connection.execute(volume_sql.insert_statement(), {
-                volume_sql.COLUMN_KEYS[key]: value
-                for key, value in values.items()})
-        return row
-
-    def volume_get(self, volume_id: str, *,
-                   project_id: str | None = None) -> models.Volume:
-        """Return a live volume; one of another project reads as missing."""
-        with self.session() as session:
-            row = session.get(models.Volume, volume_id)
-        if (row is None or row.deleted_at is not None
-                or (project_id is not None and row.project_id != project_id)):
-            raise exception.VolumeNotFound(volume_id=volume_id)
-        return row
-
-    def volume_list(self, *, project_id: str | None = None,
-                    filters: dict | None = None, limit: int | None = None,
-                    marker: str | None = None, sort_key: str = "created_at",
-                    sort_dir: str = "desc") -> list[tuple]:
-        """List live volumes, filtered by exact values, keyset-paginated.
-
-        ``marker`` is the id of the last volume of the previous page; the
-        sort is (``sort_key``, id) so pages are stable under ties. Returns
-        read-only named tuples with the attributes of models.Volume.
-
-        NOTE(capstan): the statement is built once per shape (which
-        filters, sort, marker or not) and values are bound: building it
-        per request cost ~200 us and loading ORM objects ~150 us of a
-        ~2 ms GET /v1/volumes?limit=20 (docs/benchmarks.md, benchmark 2).
-        """
-        filters = dict(filters or {})
-        params = {f"f_{key}": value for key, value in filters.items()}
-        if project_id is not None:
-            params["project_id"] = project_id
-        if limit is not None:
-            params["limit"] = limit
-        if marker is not None:
-            params["marker_id"] = marker
-            params["marker_value"] = self._sort_value(marker, sort_key,
-                                                      project_id)
-        statement = list_sql.volume_list_statement(
-            project_id is not None, tuple(sorted(filters)), sort_key,
-            sort_dir, marker is not None, limit is not None)
-        # NOTE(capstan): one Core SELECT in autocommit, no ORM session: the
-        # session's BEGIN/COMMIT and ORM result handling were ~120 us of a
-        # ~570 us GET /v1/volumes?limit=20 on SQLite (benchmark 2).
-        with self.autocommit() as connection:
-            return list_sql.plain_rows(connection.execute(statement, params))
-
-    def _sort_value(self, volume_id: str, sort_key: str,
-                    project_id: str | None):
-        """The marker volume's value of the sort key; VolumeNotFound if it
-        is gone or another project's, as volume_get would say."""
-        table = models.Volume
-        query = sa.select(list_sql.sort_expression(sort_key)).where(
-            table.id == volume_id, table.deleted_at.is_(None))
-        if project_id is not None:
-            query = query.where(table.project_id == project_id)
-        with self.autocommit() as connection:
-            row = connection.execute(query).first()
-        if row is None:
-            raise exception.VolumeNotFound(volume_id=volume_id)
-        return row[0]
-
-    def volume_cas(self, volume_id: str, expected: str | tuple[str, ...],
-                   **values) -> bool:
-        """Set ``values`` only if the volume's status is ``expected``.
-
-        The compare-and-swap every status change goes through: a duplicate
-        or stale cast finds the status moved on and changes nothing.
-        Returns whether the row was updated.
-        """
-        if isinstance(expected, str):
-            expected = (expected,)
-        values.setdefault("updated_at", self.now())
-        params = volume_sql.value_params(values)
-        params.update(w_id=volume_id, w_expected=list(expected))
-        statement = volume_sql.cas_statement(tuple(sorted(values)),
-                                             ("status",))
-        with self.autocommit() as connection:
-            return connection.execute(statement, params).rowcount == 1
-
-    def volume_get_state(self, volume_id: str) -> sa.Row | None:
-        """(id, host, status, size) of a live volume, None if gone.
-
-        What a volume worker reads before it acts on a cast: one
-        statement, no ORM object.
-        """
-        with self.autocommit() as connection:
-            return connection.execute(volume_sql.state_statement(),
-                                      {"id": volume_id}).first()
-
-    def volume_sum_size_by_host(self, host: str, *,
-                                exclude_statuses: tuple[str, ...] = ()) -> int:
-        """Total GiB of the live volumes placed on ``host``, in one query."""
-        table = models.Volume
-        query = sa.select(sa.func.coalesce(sa.func.sum(table.size), 0)).where(
-            table.host == host, table.deleted_at.is_(None))
-        if exclude_statuses:
-            query = query.where(table.status.not_in(exclude_statuses))
-        with self.session() as session:
-            return int(session.scalar(query))
-
-    def volume_ids_by_host(self, host: str) -> list[str]:
-        """Ids of the live volumes placed on ``host``, oldest first."""
-        table = models.Volume
-        query = (sa.select(table.id)
-                 .where(table.host == host, table.deleted_at.is_(None))
-                 .order_by(table.created_at))
-        with self.autocommit() as connection:
-            return list(connection.scalars(query))
-
-    def volume_get_by_host(self, host: str, *,
-                           statuses: tuple[str, ...] | None = None
-                           ) -> list[models.Volume]:
-        table = models.Volume
-        query = sa.select(table).where(table.host == host,
-                                       table.deleted_at.is_(None))
-        if statuses:
-            query = query.where(table.status.in_(statuses))
-        with self.session() as session:
-            return list(session.scalars(query.order_by(table.created_at)))
-
-    def volume_get_stuck_creating(self, older_than: datetime.datetime,
-                                  limit: int = 100) -> list[models.Volume]:
-        """Volumes still ``creating`` since before ``older_than``."""
-        table = models.Volume
-        query = (sa.select(table)
-                 .where(table.status == "creating", table.deleted_at.is_(None),
-                        sa.func.coalesce(table.updated_at,
-                                         table.created_at) < older_than)
-                 .order_by(table.created_at).limit(limit))
-        with self.session() as session:
-            return list(session.scalars(query))
-
-    # -- scheduler: placement compare-and-swap, hint lookups --------------
-
-    def volume_cas_creating(self, volume_id: str, *,
-                            expected_host: str | None,
-                            attempts: int | None = None, **values) -> bool:
-        """Set ``values`` on a volume still ``creating`` on a given host.
-
-        ``expected_host=None`` matches only a volume not placed yet, so a
-        duplicate cast or a second scheduler never places it twice.
-        ``attempts``, when given, must equal ``schedule_attempts``, so that
-        one re-send is claimed by one scheduler only. Returns whether the
-        row changed.
-        """
-        values.setdefault("updated_at", self.now())
-        params = volume_sql.value_params(values)
-        params.update(w_id=volume_id, w_expected=["creating"])
-        where = ["status", "no_host" if expected_host is None else "host"]
-        if expected_host is not None:
-            params["w_host"] = expected_host
-        if attempts is not None:
-            where.append("schedule_attempts")
-            params["w_schedule_attempts"] = attempts
-        statement = volume_sql.cas_statement(tuple(sorted(values)),
-                                             tuple(where))
-        with self.autocommit() as connection:
-            return connection.execute(statement, params).rowcount == 1
-
     def service_get_liveness(self, topic: str) -> list[sa.Row]:
         """Rows (host, disabled, state, forced_down, last_seen_up) of the
         live services of ``topic``: what ``records.is_up`` reads, several
@@ -391,17 +218,6 @@ class Database:
             table.topic == topic, table.deleted_at.is_(None))
         with self.session() as session:
             return list(session.execute(query))
-
-    def volume_get_hosts(self, volume_ids: list[str]) -> dict[str, str]:
-        """Map each live, placed volume among ``volume_ids`` to its host."""
-        if not volume_ids:
-            return {}
-        table = models.Volume
-        query = sa.select(table.id, table.host).where(
-            table.id.in_(volume_ids), table.deleted_at.is_(None),
-            table.host.is_not(None))
-        with self.session() as session:
-            return {row.id: row.host for row in session.execute(query)}
 
 
 def _live_services() -> sa.Select:

@@ -1,4 +1,9 @@
-"""SQLAlchemy models; alembic migrations under ``migrations/`` create them.
+"""The framework's models and the declarative base applications build on.
+
+The framework's own tables (``services``) are created by its alembic
+branch (``migrations/``); an application declares its models on
+:class:`Base` with :class:`TimestampMixin` and creates them in its own
+branch.
 
 Rows are soft-deleted (``deleted_at``) so that history stays readable; the
 partial unique indexes keep one *live* row per key.
@@ -53,33 +58,3 @@ class Service(TimestampMixin, Base):
     forced_down: Mapped[bool] = mapped_column(Boolean, nullable=False,
                                               default=False)
     last_seen_up: Mapped[datetime.datetime | None] = mapped_column(DateTime)
-
-
-class Volume(TimestampMixin, Base):
-    """A volume of the reference application (DESIGN.md section 3)."""
-
-    __tablename__ = "volumes"
-    __table_args__ = (
-        # The list's default order, newest first (migration 0002).
-        Index("volumes_project_created", "project_id", "created_at", "id"),
-        Index("volumes_created", "created_at", "id"),
-        Index("volumes_host_status", "host", "status"),
-    )
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    name: Mapped[str | None] = mapped_column(String(255))
-    size: Mapped[int] = mapped_column(Integer, nullable=False)
-    status: Mapped[str] = mapped_column(String(32), nullable=False)
-    host: Mapped[str | None] = mapped_column(String(255))
-    availability_zone: Mapped[str | None] = mapped_column(String(255))
-    project_id: Mapped[str | None] = mapped_column(String(255))
-    user_id: Mapped[str | None] = mapped_column(String(255))
-    # "metadata" is reserved on declarative classes, hence the attribute name.
-    meta: Mapped[dict] = mapped_column("metadata", JSON, nullable=False,
-                                       default=dict)
-    scheduler_hints: Mapped[dict] = mapped_column(JSON, nullable=False,
-                                                  default=dict)
-    schedule_attempts: Mapped[int] = mapped_column(Integer, nullable=False,
-                                                   default=0)
-    export_location: Mapped[str | None] = mapped_column(String(1024))
-    fault: Mapped[str | None] = mapped_column(Text)

@@ -13,10 +13,10 @@ import pytest
 
 from capstan.common.service import Service
 from tests.functional.api_env import ADMIN, APIEnv, make_conf
-from capstan.worker.scheduler.host_manager import HostManager
-from capstan.worker.scheduler.manager import SchedulerManager
-from capstan.worker.volume.drivers.fake import FakeDriver
-from capstan.worker.volume.manager import VolumeManager
+from capstan_volumes.scheduler.host_manager import VolumeHostManager as HostManager
+from capstan_volumes.scheduler.manager import SchedulerManager
+from capstan_volumes.volume.drivers.fake import FakeDriver
+from capstan_volumes.volume.manager import VolumeManager
 
 DEADLINE = 30.0
 # (host, availability zone, capacity in GiB)

@@ -17,6 +17,7 @@ from capstan.common import rpc
 from tests.functional.api_cloud import APICloud, wait_for
 from tests.functional.api_env import (ADMIN, MEMBER, PASTE_INI, APIEnv,
                                       assert_error)
+from capstan_volumes import db as volume_db
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -53,7 +54,7 @@ class Recorder:
         self.casts: list[tuple[str, dict, tuple]] = []
 
     def _record(self, method, kwargs):
-        row = self.db.volume_get(kwargs["volume_id"])
+        row = volume_db.get(self.db, kwargs["volume_id"])
         self.casts.append((method, kwargs, (row.status, row.host)))
 
     @rpc.expose
@@ -125,9 +126,9 @@ def wait_status(env, volume_id, status, headers=MEMBER):
 
 def place(env, volume_id, status="available", host="h1"):
     """Put a row where a worker would have (no worker in these tests)."""
-    assert env.db.volume_cas_creating(volume_id, expected_host=None,
+    assert volume_db.cas_creating(env.db, volume_id, expected_host=None,
                                       host=host)
-    assert env.db.volume_cas(volume_id, "creating", status=status)
+    assert volume_db.cas(env.db, volume_id, "creating", status=status)
 
 
 # -- the whole flow -----------------------------------------------------
@@ -199,7 +200,7 @@ def test_volume_create_writes_row_before_cast(sqlite_env, recorder):
 
     assert volume["project_id"] == "p1" and volume["user_id"] == "bob"
     assert volume["name"] is None and volume["metadata"] == {}
-    row = env.db.volume_get(volume["id"])
+    row = volume_db.get(env.db, volume["id"])
     assert (row.status, row.host, row.schedule_attempts) == (
         "creating", None, 0)
     assert row.scheduler_hints == {"different_host": [hint]}
@@ -314,7 +315,7 @@ def test_volume_action_invalid_body_answers_400(sqlite_env, body):
     response = sqlite_env.request("POST", f"/v1/volumes/{volume_id}/action",
                                   body, headers=MEMBER)
     assert_error(response, 400)
-    assert sqlite_env.db.volume_get(volume_id).status == "available"
+    assert volume_db.get(sqlite_env.db, volume_id).status == "available"
 
 
 def test_volume_extend_not_larger_answers_400(sqlite_env):
@@ -425,7 +426,7 @@ def test_volume_other_project_sees_nothing(env):
     assert_error(extend(env, mine, 5, OTHER), 404)
     assert_error(env.request("GET", f"/v1/volumes?marker={mine}",
                              headers=OTHER), 400)
-    assert env.db.volume_get(mine).status == "available"
+    assert volume_db.get(env.db, mine).status == "available"
 
 
 def test_volume_admin_sees_every_project(env):
@@ -449,7 +450,7 @@ def test_volume_policy_override_answers_403(tmp_path):
                                  {"volume": {"size": 1}}, headers=MEMBER),
                      403)
         volume_id = create(env, ADMIN)["id"]
-        env.db.volume_cas(volume_id, "creating", project_id="p1")
+        volume_db.cas(env.db, volume_id, "creating", project_id="p1")
         assert_error(show(env, volume_id), 403)
         assert show(env, volume_id, ADMIN).status_code == 200
         assert [v["id"] for v in listing(env)["volumes"]] == [volume_id]
@@ -467,7 +468,7 @@ def test_volume_busy_answers_409(sqlite_env, status):
         place(sqlite_env, volume_id, status=status)
     assert_error(delete(sqlite_env, volume_id), 409)
     assert_error(extend(sqlite_env, volume_id, 2), 409)
-    assert sqlite_env.db.volume_get(volume_id).status == status
+    assert volume_db.get(sqlite_env.db, volume_id).status == status
 
 
 @pytest.mark.parametrize("status", ["error", "error_deleting"])
@@ -503,7 +504,7 @@ def test_volume_extend_swaps_to_extending_then_casts_to_host(
                              if c[0] == "extend_volume"], "the extend cast")
     assert cast == [("extend_volume", {"volume_id": volume_id,
                                        "new_size": 8}, ("extending", "h1"))]
-    assert sqlite_env.db.volume_get(volume_id).size == 2
+    assert volume_db.get(sqlite_env.db, volume_id).size == 2
 
 
 # -- broker down --------------------------------------------------------
@@ -538,16 +539,16 @@ def test_volume_create_with_broker_down_answers_503_and_errors_row(
 
 def test_volume_delete_and_extend_with_broker_down_undo_the_swap(down_env):
     volume_id = str(uuid.uuid4())
-    down_env.db.volume_create(id=volume_id, size=2, status="available",
+    volume_db.create(down_env.db, id=volume_id, size=2, status="available",
                               host="h1", project_id="p1", user_id="bob",
                               name="")
 
     assert_error(delete(down_env, volume_id), 503)
-    row = down_env.db.volume_get(volume_id)
+    row = volume_db.get(down_env.db, volume_id)
     assert (row.status, row.fault) == (
         "available", "delete failed: the message bus is unavailable")
 
     assert_error(extend(down_env, volume_id, 4), 503)
-    row = down_env.db.volume_get(volume_id)
+    row = volume_db.get(down_env.db, volume_id)
     assert (row.status, row.size, row.fault) == (
         "available", 2, "extend failed: the message bus is unavailable")

@@ -22,11 +22,13 @@ from capstan.common import config, context
 from capstan.common.db import migration, models
 from capstan.common.db.api import Database
 from capstan.common.service import Service
-from capstan.worker.scheduler import rpcapi as scheduler_rpcapi
-from capstan.worker.scheduler.host_manager import HostManager
-from capstan.worker.scheduler.manager import SchedulerManager
-from capstan.worker.volume.drivers.fake import FakeDriver
-from capstan.worker.volume.manager import VolumeManager
+from capstan_volumes.scheduler import rpcapi as scheduler_rpcapi
+from capstan_volumes.scheduler.host_manager import VolumeHostManager as HostManager
+from capstan_volumes.scheduler.manager import SchedulerManager
+from capstan_volumes.volume.drivers.fake import FakeDriver
+from capstan_volumes.volume.manager import VolumeManager
+from capstan_volumes import models as volume_models
+from capstan_volumes import db as volume_db
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -104,12 +106,12 @@ class Cloud:
     def new_volume(self, size: int, **values) -> str:
         """Write the row in ``creating``, as the API does before casting."""
         volume_id = str(uuid.uuid4())
-        self.db.volume_create(id=volume_id, size=size, status="creating",
+        volume_db.create(self.db, id=volume_id, size=size, status="creating",
                               project_id="p1", user_id="u1", **values)
         return volume_id
 
     def create(self, size: int, availability_zone: str | None = None,
-               scheduler_hints: dict | None = None) -> models.Volume:
+               scheduler_hints: dict | None = None) -> volume_models.Volume:
         """Create a volume end to end; return its row once it settled."""
         volume_id = self.new_volume(size, availability_zone=availability_zone,
                                     scheduler_hints=scheduler_hints or {})
@@ -122,8 +124,8 @@ class Cloud:
         self.wait_view_caught_up()
         return row
 
-    def wait_settled(self, volume_id: str) -> models.Volume:
-        return wait_for(lambda: _settled(self.db.volume_get(volume_id)),
+    def wait_settled(self, volume_id: str) -> volume_models.Volume:
+        return wait_for(lambda: _settled(volume_db.get(self.db, volume_id)),
                         f"volume {volume_id} to leave creating")
 
     def wait_view_caught_up(self) -> None:
@@ -143,7 +145,7 @@ class Cloud:
     def age(self, volume_id: str) -> None:
         """Make a row look untouched for two hours (a lost cast)."""
         long_ago = self.db.now() - datetime.timedelta(hours=2)
-        assert self.db.volume_cas(volume_id, "creating", updated_at=long_ago)
+        assert volume_db.cas(self.db, volume_id, "creating", updated_at=long_ago)
 
     def service_id(self, host: str) -> int:
         return self.db.service_get_by_host_topic(host, "volume").id
@@ -286,13 +288,13 @@ def test_lost_cast_errors_out_after_max_attempts_when_no_host_fits(
     volume_id = cloud.new_volume(1000)
     runs = collections.Counter()
 
-    while cloud.db.volume_get(volume_id).status == "creating":
+    while volume_db.get(cloud.db, volume_id).status == "creating":
         assert runs["resend"] <= MAX_ATTEMPTS, "never gave up"
         cloud.age(volume_id)
         cloud.scheduler.resend_stuck_volumes(cloud.context)
         runs["resend"] += 1
 
-    row = cloud.db.volume_get(volume_id)
+    row = volume_db.get(cloud.db, volume_id)
     assert row.status == "error"
     assert row.schedule_attempts == MAX_ATTEMPTS
     assert row.fault == (
@@ -327,9 +329,9 @@ def test_create_finishing_after_the_volume_moved_on_drops_its_file(
     cloud = make_cloud()
     volume_id = _create_racing(
         cloud, monkeypatch, "vol-a",
-        lambda vid: cloud.db.volume_cas(vid, "creating", **meanwhile))
+        lambda vid: volume_db.cas(cloud.db, vid, "creating", **meanwhile))
     assert volume_id not in cloud.drivers["vol-a"].volumes
-    row = cloud.db.volume_get(volume_id)
+    row = volume_db.get(cloud.db, volume_id)
     assert (row.status, row.host) == (meanwhile.get("status", "creating"),
                                       meanwhile.get("host", "vol-a"))
 
@@ -339,6 +341,6 @@ def test_create_losing_to_a_duplicate_on_the_same_host_keeps_the_file(
     cloud = make_cloud()
     volume_id = _create_racing(
         cloud, monkeypatch, "vol-a",
-        lambda vid: cloud.db.volume_cas(vid, "creating", status="available"))
+        lambda vid: volume_db.cas(cloud.db, vid, "creating", status="available"))
     assert volume_id in cloud.drivers["vol-a"].volumes
-    assert cloud.db.volume_get(volume_id).status == "available"
+    assert volume_db.get(cloud.db, volume_id).status == "available"

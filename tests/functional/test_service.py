@@ -17,9 +17,9 @@ from capstan.common.manager import Manager
 from capstan.common.periodic import periodic_task
 from capstan.common.records import is_up
 from capstan.common.service import Service, ServiceTimers, load_manager
-from capstan.worker.scheduler import rpcapi as scheduler_rpcapi
-from capstan.worker.scheduler.manager import SchedulerManager
-from capstan.worker.volume.manager import VolumeManager
+from capstan_volumes.scheduler import rpcapi as scheduler_rpcapi
+from capstan_volumes.scheduler.manager import SchedulerManager
+from capstan_volumes.volume.manager import VolumeManager
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -434,13 +434,13 @@ def test_load_manager_passes_a_class_through():
 
 
 def test_load_manager_by_dotted_path():
-    assert load_manager("capstan.worker.volume.manager.VolumeManager") is (
+    assert load_manager("capstan_volumes.volume.manager.VolumeManager") is (
         VolumeManager)
 
 
 @pytest.mark.parametrize("path, reason", [
     ("no_such_pkg.Manager", "No module named 'no_such_pkg'"),
-    ("capstan.worker.volume.manager.NoSuchManager", "has no attribute NoSuchManager"),
+    ("capstan_volumes.volume.manager.NoSuchManager", "has no attribute NoSuchManager"),
     ("VolumeManager", "not a dotted path"),
 ])
 def test_load_manager_bad_path_raises_one_line(path, reason):

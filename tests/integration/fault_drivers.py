@@ -21,7 +21,7 @@ import logging
 import os
 import time
 
-from capstan.worker.volume.drivers.file import FileDriver
+from capstan_volumes.volume.drivers.file import FileDriver
 
 LOG = logging.getLogger(__name__)
 

@@ -39,10 +39,10 @@ import requests
 from capstan.common import config, context, rpc
 from tests.integration import procs
 from tests.integration.live_api import live_api
-from capstan.worker.scheduler import rpcapi as scheduler_rpcapi
-from capstan.worker.scheduler.manager import SchedulerManager
-from capstan.worker.volume import rpcapi as volume_rpcapi
-from capstan.worker.volume.manager import VolumeManager
+from capstan_volumes.scheduler import rpcapi as scheduler_rpcapi
+from capstan_volumes.scheduler.manager import SchedulerManager
+from capstan_volumes.volume import rpcapi as volume_rpcapi
+from capstan_volumes.volume.manager import VolumeManager
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -9,6 +9,7 @@ import webob.exc
 from capstan.api import wsgi_util
 from capstan.api.middleware.fault import FaultWrapper
 from capstan.common import exception
+from capstan_volumes import exception as volume_exception
 
 REQUEST_ID = "req-00000000-0000-0000-0000-000000000000"
 
@@ -34,9 +35,9 @@ def error_of(response, code):
 
 
 @pytest.mark.parametrize("error, code", [
-    (exception.VolumeNotFound(volume_id="v"), 404),
+    (volume_exception.VolumeNotFound(volume_id="v"), 404),
     (exception.Invalid("size must be positive"), 400),
-    (exception.InvalidVolumeStatus(volume_id="v", status="creating",
+    (volume_exception.InvalidVolumeStatus(volume_id="v", status="creating",
                                    expected="available"), 409),
     (exception.NotAuthorized(), 401),
     (exception.Forbidden(), 403),

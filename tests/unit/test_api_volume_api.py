@@ -4,11 +4,13 @@ from __future__ import annotations
 import oslo_messaging as messaging
 import pytest
 
-from capstan.api.volume_api import VolumeOperations
+from capstan_volumes.api.volume_api import VolumeOperations
 from capstan.common import exception
 from capstan.common.context import RequestContext
 from capstan.common.db import migration
 from capstan.common.db.api import Database
+from capstan_volumes import exception as volume_exception
+from capstan_volumes import db as volume_db
 
 MEMBER = RequestContext(user_id="bob", project_id="p1", roles=["member"])
 OTHER = RequestContext(user_id="carol", project_id="p2", roles=["member"])
@@ -64,16 +66,16 @@ def _create(ops, context=MEMBER, **values):
 
 def _placed(db, ops, status="available", size=1):
     volume = _create(ops, size=size)
-    db.volume_cas_creating(volume.id, expected_host=None, host="h1")
-    db.volume_cas(volume.id, "creating", status=status)
-    return db.volume_get(volume.id)
+    volume_db.cas_creating(db, volume.id, expected_host=None, host="h1")
+    volume_db.cas(db, volume.id, "creating", status=status)
+    return volume_db.get(db, volume.id)
 
 
 def test_volume_api_create_writes_row_then_casts(db, ops, rpc):
     volume = _create(ops, size=4, name="n", availability_zone="az1",
                      metadata={"a": "b"})
 
-    row = db.volume_get(volume.id)
+    row = volume_db.get(db, volume.id)
     assert (row.status, row.host, row.project_id, row.user_id, row.name,
             row.meta, row.schedule_attempts) == (
         "creating", None, "p1", "bob", "n", {"a": "b"}, 0)
@@ -85,7 +87,7 @@ def test_volume_api_create_writes_row_then_casts(db, ops, rpc):
 
 def test_volume_api_create_unnamed_is_stored_empty(db, ops):
     volume = _create(ops)
-    assert db.volume_get(volume.id).name == ""
+    assert volume_db.get(db, volume.id).name == ""
 
 
 @pytest.mark.parametrize("error", [
@@ -98,7 +100,7 @@ def test_volume_api_create_broker_error_errors_row(db, ops, rpc, error):
     with pytest.raises(exception.ServiceUnavailable):
         _create(ops)
 
-    [row] = db.volume_list()
+    [row] = volume_db.list_page(db)
     assert (row.status, row.host, row.fault) == (
         "error", None, "create failed: the message bus is unavailable")
 
@@ -110,7 +112,7 @@ def test_volume_api_create_unexpected_error_errors_row_and_reraises(
     with pytest.raises(KeyError):
         _create(ops)
 
-    [row] = db.volume_list()
+    [row] = volume_db.list_page(db)
     assert row.status == "error"
     assert row.fault == "create failed: the request could not be sent"
 
@@ -126,7 +128,7 @@ def test_volume_api_create_hint_must_be_visible(db, ops):
 def test_volume_api_get_is_scoped_to_the_project(ops):
     volume = _create(ops)
     assert ops.get(ADMIN, volume.id).id == volume.id
-    with pytest.raises(exception.VolumeNotFound):
+    with pytest.raises(volume_exception.VolumeNotFound):
         ops.get(OTHER, volume.id)
 
 
@@ -145,14 +147,14 @@ def test_volume_api_list_marker_of_another_project_is_invalid(ops):
 
 def test_volume_api_delete_without_host_soft_deletes_at_once(db, ops, rpc):
     volume = _create(ops)
-    db.volume_cas(volume.id, "creating", status="error")
+    volume_db.cas(db, volume.id, "creating", status="error")
     rpc.casts.clear()
     rpc.error = messaging.MessageDeliveryFailure("down")
 
-    ops.delete(MEMBER, db.volume_get(volume.id))
+    ops.delete(MEMBER, volume_db.get(db, volume.id))
 
-    with pytest.raises(exception.VolumeNotFound):
-        db.volume_get(volume.id)
+    with pytest.raises(volume_exception.VolumeNotFound):
+        volume_db.get(db, volume.id)
     assert rpc.casts == []
 
 
@@ -162,7 +164,7 @@ def test_volume_api_delete_with_host_swaps_then_casts(db, ops, rpc):
 
     ops.delete(MEMBER, volume)
 
-    assert db.volume_get(volume.id).status == "deleting"
+    assert volume_db.get(db, volume.id).status == "deleting"
     assert rpc.casts == [("delete_volume", {"host": "h1",
                                             "volume_id": volume.id})]
 
@@ -174,18 +176,18 @@ def test_volume_api_delete_broker_error_restores_status(db, ops, rpc):
     with pytest.raises(exception.ServiceUnavailable):
         ops.delete(MEMBER, volume)
 
-    row = db.volume_get(volume.id)
+    row = volume_db.get(db, volume.id)
     assert (row.status, row.fault) == (
         "error", "delete failed: the message bus is unavailable")
 
 
 def test_volume_api_stale_read_answers_conflict(db, ops):
     volume = _placed(db, ops)
-    db.volume_cas(volume.id, "available", status="extending")
+    volume_db.cas(db, volume.id, "available", status="extending")
 
-    with pytest.raises(exception.InvalidVolumeStatus, match="extending"):
+    with pytest.raises(volume_exception.InvalidVolumeStatus, match="extending"):
         ops.delete(MEMBER, volume)  # read while still available
-    assert db.volume_get(volume.id).status == "extending"
+    assert volume_db.get(db, volume.id).status == "extending"
 
 
 def test_volume_api_extend_swaps_then_casts(db, ops, rpc):
@@ -194,7 +196,7 @@ def test_volume_api_extend_swaps_then_casts(db, ops, rpc):
 
     ops.extend(MEMBER, volume, 3)
 
-    row = db.volume_get(volume.id)
+    row = volume_db.get(db, volume.id)
     assert (row.status, row.size) == ("extending", 2)
     assert rpc.casts == [("extend_volume", {"host": "h1",
                                             "volume_id": volume.id,
@@ -208,7 +210,7 @@ def test_volume_api_extend_broker_error_leaves_it_available(db, ops, rpc):
     with pytest.raises(exception.ServiceUnavailable):
         ops.extend(MEMBER, volume, 3)
 
-    row = db.volume_get(volume.id)
+    row = volume_db.get(db, volume.id)
     assert (row.status, row.size, row.fault) == (
         "available", 2, "extend failed: the message bus is unavailable")
 
@@ -217,5 +219,5 @@ def test_volume_api_extend_broker_error_leaves_it_available(db, ops, rpc):
                                     "error", "error_deleting"])
 def test_volume_api_extend_needs_available(db, ops, status):
     volume = _placed(db, ops, status=status)
-    with pytest.raises(exception.InvalidVolumeStatus):
+    with pytest.raises(volume_exception.InvalidVolumeStatus):
         ops.extend(MEMBER, volume, 5)

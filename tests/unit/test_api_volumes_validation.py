@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from capstan.api.v1 import volumes_validation as validation
+from capstan_volumes.api import validation
 from capstan.common import exception
+from capstan_volumes import exception as volume_exception
 
 A = "0b8e3c2e-7e0a-4a8e-9a61-2f3f3d1b6c11"
 B = "9f0c8d7e-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
@@ -127,7 +128,7 @@ def test_parse_list_query_invalid(params):
 @pytest.mark.parametrize("raw", ["x", "", A + "0", A.replace("-", ""),
                                  "{" + A + "}", "urn:uuid:" + A])
 def test_volume_id_not_a_uuid_is_not_found(raw):
-    with pytest.raises(exception.VolumeNotFound):
+    with pytest.raises(volume_exception.VolumeNotFound):
         validation.volume_id(raw)
 
 

@@ -127,8 +127,8 @@ def test_load_reads_no_config_file_unless_told(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("topic, expected", [
-    ("volume", "capstan.worker.volume.manager.VolumeManager"),
-    ("scheduler", "capstan.worker.scheduler.manager.SchedulerManager"),
+    ("volume", "capstan_volumes.volume.manager.VolumeManager"),
+    ("scheduler", "capstan_volumes.scheduler.manager.SchedulerManager"),
 ])
 def test_manager_path_for_topic_known_topic(tmp_path, topic, expected):
     assert config.manager_path_for_topic(loaded(tmp_path), topic) == expected

@@ -11,6 +11,7 @@ from capstan.common import exception
 from capstan.common.db import engine as db_engine
 from capstan.common.db import migration, models
 from capstan.common.db.api import Database
+from capstan_volumes import db as volume_db
 
 DEAD_PG = "postgresql+psycopg://postgres@127.0.0.1:1/capstan"
 
@@ -176,7 +177,7 @@ def test_session_on_postgresql_does_not_block_other_green_threads(pg_url):
 
 def test_volume_list_paginates_nullable_sort_key_without_losing_rows(database):
     for index in range(7):
-        database.volume_create(id=f"00000000-0000-0000-0000-00000000000{index}",
+        volume_db.create(database, id=f"00000000-0000-0000-0000-00000000000{index}",
                                size=1, status="available",
                                name=None if index % 2 else f"v{index}",
                                project_id="p", meta={}, scheduler_hints={})
@@ -184,7 +185,7 @@ def test_volume_list_paginates_nullable_sort_key_without_losing_rows(database):
         for sort_dir in ("asc", "desc"):
             seen, marker = [], None
             while True:
-                page = database.volume_list(limit=2, marker=marker,
+                page = volume_db.list_page(database, limit=2, marker=marker,
                                             sort_key=sort_key,
                                             sort_dir=sort_dir)
                 if not page:
@@ -198,22 +199,22 @@ def test_volume_sum_size_by_host_counts_live_rows_except_excluded(database):
     for index, (host, size, status) in enumerate([
             ("a", 2, "available"), ("a", 3, "creating"), ("a", 5, "error"),
             ("b", 7, "available")]):
-        database.volume_create(id=f"10000000-0000-0000-0000-00000000000{index}",
+        volume_db.create(database, id=f"10000000-0000-0000-0000-00000000000{index}",
                                size=size, status=status, host=host,
                                meta={}, scheduler_hints={})
-    assert database.volume_sum_size_by_host("a") == 10
-    assert database.volume_sum_size_by_host(
+    assert volume_db.sum_size_by_host(database, "a") == 10
+    assert volume_db.sum_size_by_host(database, 
         "a", exclude_statuses=("error",)) == 5
-    assert database.volume_sum_size_by_host("nobody") == 0
+    assert volume_db.sum_size_by_host(database, "nobody") == 0
 
 
 def test_volume_create_returns_the_row_with_its_defaults(database):
-    row = database.volume_create(id="20000000-0000-0000-0000-000000000000",
+    row = volume_db.create(database, id="20000000-0000-0000-0000-000000000000",
                                  size=3, status="creating", meta={"k": "v"})
     assert (row.meta, row.scheduler_hints, row.schedule_attempts) == (
         {"k": "v"}, {}, 0)
     assert row.created_at is not None
-    stored = database.volume_get(row.id)
+    stored = volume_db.get(database, row.id)
     assert (stored.meta, stored.scheduler_hints, stored.size) == (
         {"k": "v"}, {}, 3)
     assert stored.created_at == row.created_at
@@ -221,35 +222,35 @@ def test_volume_create_returns_the_row_with_its_defaults(database):
 
 def test_volume_cas_changes_only_a_live_row_in_an_expected_status(database):
     volume_id = "30000000-0000-0000-0000-000000000000"
-    database.volume_create(id=volume_id, size=1, status="creating",
+    volume_db.create(database, id=volume_id, size=1, status="creating",
                            host="a")
-    assert not database.volume_cas(volume_id, "deleting", status="error")
-    assert database.volume_cas(volume_id, ("extending", "creating"),
+    assert not volume_db.cas(database, volume_id, "deleting", status="error")
+    assert volume_db.cas(database, volume_id, ("extending", "creating"),
                                status="available", export_location="x")
-    assert not database.volume_cas(volume_id, "creating", status="error")
-    state = database.volume_get_state(volume_id)
+    assert not volume_db.cas(database, volume_id, "creating", status="error")
+    state = volume_db.get_state(database, volume_id)
     assert (state.host, state.status, state.size) == ("a", "available", 1)
-    assert database.volume_cas(volume_id, "available",
+    assert volume_db.cas(database, volume_id, "available",
                                deleted_at=database.now())
-    assert database.volume_get_state(volume_id) is None
-    assert not database.volume_cas(volume_id, "available", status="error")
+    assert volume_db.get_state(database, volume_id) is None
+    assert not volume_db.cas(database, volume_id, "available", status="error")
 
 
 def test_volume_cas_creating_matches_host_and_attempts(database):
     volume_id = "40000000-0000-0000-0000-000000000000"
-    database.volume_create(id=volume_id, size=1, status="creating")
-    assert not database.volume_cas_creating(volume_id, expected_host="a",
+    volume_db.create(database, id=volume_id, size=1, status="creating")
+    assert not volume_db.cas_creating(database, volume_id, expected_host="a",
                                             host="b")
-    assert database.volume_cas_creating(volume_id, expected_host=None,
+    assert volume_db.cas_creating(database, volume_id, expected_host=None,
                                         host="a", fault=None)
-    assert not database.volume_cas_creating(volume_id, expected_host=None,
+    assert not volume_db.cas_creating(database, volume_id, expected_host=None,
                                             host="b")
-    assert not database.volume_cas_creating(volume_id, expected_host="a",
+    assert not volume_db.cas_creating(database, volume_id, expected_host="a",
                                             attempts=1, schedule_attempts=2)
-    assert database.volume_cas_creating(volume_id, expected_host="a",
+    assert volume_db.cas_creating(database, volume_id, expected_host="a",
                                         attempts=0, schedule_attempts=1)
-    assert database.volume_ids_by_host("a") == [volume_id]
-    assert database.volume_get_state(volume_id).host == "a"
+    assert volume_db.ids_by_host(database, "a") == [volume_id]
+    assert volume_db.get_state(database, volume_id).host == "a"
 
 
 # -- pinging pooled PostgreSQL connections ----------------------------------

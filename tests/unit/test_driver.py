@@ -2,9 +2,9 @@
 import pytest
 
 from capstan.common import driver, exception
-from capstan.worker.volume.drivers import base
-from capstan.worker.volume.drivers.fake import FakeDriver
-from capstan.worker.volume.drivers.file import FileDriver
+from capstan_volumes.volume.drivers import base
+from capstan_volumes.volume.drivers.fake import FakeDriver
+from capstan_volumes.volume.drivers.file import FileDriver
 
 
 @pytest.mark.parametrize("name, cls", [("fake", FakeDriver),
@@ -14,8 +14,8 @@ def test_load_class_by_entry_point_name(name, cls):
 
 
 @pytest.mark.parametrize("name", [
-    "capstan.worker.volume.drivers.fake.FakeDriver",
-    "capstan.worker.volume.drivers.fake:FakeDriver",
+    "capstan_volumes.volume.drivers.fake.FakeDriver",
+    "capstan_volumes.volume.drivers.fake:FakeDriver",
 ])
 def test_load_class_by_dotted_path(name):
     assert driver.load_class(base.NAMESPACE, name) is FakeDriver
@@ -47,9 +47,9 @@ def test_load_class_unknown_namespace_says_none_installed():
 
 @pytest.mark.parametrize("name, reason", [
     ("no_such_package.drivers.Driver", "No module named 'no_such_package'"),
-    ("capstan.worker.volume.drivers.fake.NoSuchDriver",
-     "module capstan.worker.volume.drivers.fake has no attribute NoSuchDriver"),
-    ("capstan.worker.volume.drivers.fake.", "not a dotted path"),
+    ("capstan_volumes.volume.drivers.fake.NoSuchDriver",
+     "module capstan_volumes.volume.drivers.fake has no attribute NoSuchDriver"),
+    ("capstan_volumes.volume.drivers.fake.", "not a dotted path"),
 ])
 def test_load_class_bad_dotted_path_raises_one_line(name, reason):
     with pytest.raises(exception.DriverNotFound) as info:

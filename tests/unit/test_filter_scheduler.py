@@ -14,11 +14,13 @@ import pytest
 from capstan.common import context
 from capstan.common.db import migration, models
 from capstan.common.db.api import Database
-from capstan.worker.scheduler.filter_scheduler import FilterScheduler
+from capstan_volumes.scheduler.filter_scheduler import FilterScheduler
 from capstan.worker.scheduler.filters.availability_zone import AvailabilityZoneFilter
 from capstan.worker.scheduler.filters.capacity import CapacityFilter
-from capstan.worker.scheduler.host_manager import HostManager
+from capstan_volumes.scheduler.host_manager import VolumeHostManager as HostManager
 from capstan.worker.scheduler.weighers.capacity import CapacityWeigher
+from capstan_volumes import models as volume_models
+from capstan_volumes import db as volume_db
 
 START = datetime.datetime(2026, 1, 1, 12, 0, 0)
 RESEND_AFTER = 60
@@ -97,14 +99,14 @@ def _add_host(db, host_manager, host, free, zone="az1"):
 
 def _volume(db, clock, size=10, **values):
     values.setdefault("status", "creating")
-    row = db.volume_create(id=str(uuid.uuid4()), size=size,
+    row = volume_db.create(db, id=str(uuid.uuid4()), size=size,
                            created_at=clock(), **values)
     return row.id
 
 
 def _row(db, volume_id):
     with db.session() as session:
-        return session.get(models.Volume, volume_id)
+        return session.get(volume_models.Volume, volume_id)
 
 
 def test_create_volume_places_records_and_casts(scheduler, db, clock,
@@ -291,12 +293,12 @@ def test_volume_cas_creating_claims_an_attempt_once(db, clock):
     volume_id = _volume(db, clock)
 
     def claim():
-        return db.volume_cas_creating(volume_id, expected_host=None,
+        return volume_db.cas_creating(db, volume_id, expected_host=None,
                                       attempts=0, schedule_attempts=1)
 
     assert claim()
     assert not claim()
-    assert not db.volume_cas_creating(volume_id, expected_host="a",
+    assert not volume_db.cas_creating(db, volume_id, expected_host="a",
                                       fault="x")
 
 
@@ -305,5 +307,5 @@ def test_volume_get_hosts_maps_placed_live_volumes_only(db, clock):
     unplaced = _volume(db, clock)
     deleted = _volume(db, clock, host="b", deleted_at=clock())
 
-    assert db.volume_get_hosts([placed, unplaced, deleted, "nope"]) == {
+    assert volume_db.get_hosts(db, [placed, unplaced, deleted, "nope"]) == {
         placed: "a"}

@@ -10,7 +10,7 @@ from capstan.common import config, exception
 from capstan.worker.scheduler.filters import BaseHostFilter
 from capstan.worker.scheduler.filters.affinity import DifferentHostFilter
 from capstan.worker.scheduler.filters.capacity import CapacityFilter
-from capstan.worker.scheduler.host_manager import HostManager
+from capstan.worker.scheduler.host_manager import HostManager as BaseHostManager
 from capstan.worker.scheduler.host_state import RequestSpec
 from capstan.worker.scheduler.weighers import BaseHostWeigher
 from capstan.worker.scheduler.weighers.capacity import CapacityWeigher
@@ -23,7 +23,7 @@ class FakeDB:
 
     def __init__(self) -> None:
         self.services: dict[str, types.SimpleNamespace] = {}
-        self.volume_hosts: dict[str, str] = {}
+        self.resource_hosts: dict[str, str] = {}
         self.service_reads = 0
         self.volume_lookups: list[list[str]] = []
 
@@ -44,8 +44,18 @@ class FakeDB:
 
     def volume_get_hosts(self, volume_ids):
         self.volume_lookups.append(list(volume_ids))
-        return {v: self.volume_hosts[v] for v in volume_ids
-                if v in self.volume_hosts}
+        return {v: self.resource_hosts[v] for v in volume_ids
+                if v in self.resource_hosts}
+
+
+class HostManager(BaseHostManager):
+    """What the volume application's HostManager adds (topic, the lookup
+    of hinted ids no host reported), on the fake database."""
+
+    topic = "volume"
+
+    def lookup_hosts(self, resource_ids):
+        return self.db.volume_get_hosts(resource_ids)
 
 
 class Clock:
@@ -174,7 +184,7 @@ def test_select_host_back_to_back_placements_see_each_other(manager, db):
         _report(manager, host, free=free, total=100)
 
     chosen = [manager.select_host(None, RequestSpec(size=20,
-                                                    volume_id=f"v{i}")).host
+                                                    resource_id=f"v{i}")).host
               for i in range(4)]
 
     # a: 100 -> 80 -> 60 (b has 70) -> b: 70 -> 50 (a has 60) -> a.
@@ -225,7 +235,7 @@ def test_select_host_names_the_filter_that_rejected_everything(manager, db):
     _report(manager, "h1", free=10)
 
     with pytest.raises(exception.NoValidHost) as info:
-        manager.select_host(None, RequestSpec(size=11, volume_id="v1"))
+        manager.select_host(None, RequestSpec(size=11, resource_id="v1"))
 
     assert str(info.value) == ("No valid host was found: CapacityFilter "
                                "rejected all 1 candidate hosts for size 11 "
@@ -236,8 +246,8 @@ def test_select_host_locates_hinted_volumes_with_one_query(manager, db):
     for host in ("a", "b", "c"):
         db.add_service(host)
         _report(manager, host, free=50)
-    manager.sync_volume_info("a", ["known"], timestamp=1.0)
-    db.volume_hosts = {"far1": "b", "far2": "c"}
+    manager.sync_resource_info("a", ["known"], timestamp=1.0)
+    db.resource_hosts = {"far1": "b", "far2": "c"}
 
     with pytest.raises(exception.NoValidHost, match="DifferentHostFilter"):
         manager.select_host(None, RequestSpec(size=1, scheduler_hints={
@@ -251,34 +261,34 @@ def test_select_host_placed_volume_is_located_without_a_query(manager, db):
     db.add_service("b")
     _report(manager, "a", free=90)
     _report(manager, "b", free=50)
-    first = manager.select_host(None, RequestSpec(size=1, volume_id="v1"))
+    first = manager.select_host(None, RequestSpec(size=1, resource_id="v1"))
 
     second = manager.select_host(None, RequestSpec(
-        size=1, volume_id="v2", scheduler_hints={"different_host": ["v1"]}))
+        size=1, resource_id="v2", scheduler_hints={"different_host": ["v1"]}))
 
     assert (first.host, second.host) == ("a", "b")
     assert db.volume_lookups == []
 
 
 def test_sync_volume_info_moves_ids_in_the_index(manager, db):
-    manager.sync_volume_info("a", ["v1", "v2"], timestamp=1.0)
-    manager.sync_volume_info("a", ["v2"], timestamp=2.0)
-    db.volume_hosts = {"v1": "b"}
+    manager.sync_resource_info("a", ["v1", "v2"], timestamp=1.0)
+    manager.sync_resource_info("a", ["v2"], timestamp=2.0)
+    db.resource_hosts = {"v1": "b"}
 
-    assert manager.locate_volumes(["v1", "v2"]) == {"v1": "b", "v2": "a"}
+    assert manager.locate_resources(["v1", "v2"]) == {"v1": "b", "v2": "a"}
     assert db.volume_lookups == [["v1"]]
 
 
 def test_release_undoes_the_placement(manager, db):
     db.add_service("a")
     _report(manager, "a", free=50)
-    spec = RequestSpec(size=10, volume_id="v1")
+    spec = RequestSpec(size=10, resource_id="v1")
     state = manager.select_host(None, spec)
 
     manager.release(state, spec)
 
     assert state.free_capacity_gb == 50
-    manager.locate_volumes(["v1"])
+    manager.locate_resources(["v1"])
     assert db.volume_lookups == [["v1"]]
 
 

@@ -56,17 +56,17 @@ def test_host_state_stale_report_is_ignored():
 def test_host_state_consume_lowers_free_and_raises_provisioned():
     state = HostState("h1", _caps(), timestamp=10.0)
 
-    state.consume_from_request(RequestSpec(size=5, volume_id="v1"), now=11.0)
+    state.consume_from_request(RequestSpec(size=5, resource_id="v1"), now=11.0)
 
     assert state.free_capacity_gb == 75
     assert state.allocated_capacity_gb == 25
     assert state.provisioned_capacity_gb == 25
-    assert "v1" in state.volume_ids
+    assert "v1" in state.resource_ids
 
 
 def test_host_state_report_sent_before_placement_keeps_it_applied():
     state = HostState("h1", _caps(), timestamp=10.0)
-    state.consume_from_request(RequestSpec(size=5, volume_id="v1"), now=12.0)
+    state.consume_from_request(RequestSpec(size=5, resource_id="v1"), now=12.0)
 
     state.update_capabilities(_caps(free_capacity_gb=60), 11.0)
 
@@ -75,8 +75,8 @@ def test_host_state_report_sent_before_placement_keeps_it_applied():
 
 def test_host_state_report_sent_after_placement_replaces_it():
     state = HostState("h1", _caps(), timestamp=10.0)
-    state.consume_from_request(RequestSpec(size=5, volume_id="v1"), now=12.0)
-    state.sync_volume_ids(["v1"], 13.0)
+    state.consume_from_request(RequestSpec(size=5, resource_id="v1"), now=12.0)
+    state.sync_resource_ids(["v1"], 13.0)
 
     state.update_capabilities(_caps(free_capacity_gb=75), 13.0)
     state.update_capabilities(_caps(free_capacity_gb=75), 14.0)
@@ -85,34 +85,34 @@ def test_host_state_report_sent_after_placement_replaces_it():
 
 
 def test_host_state_sync_replaces_ids_but_keeps_later_placements():
-    state = HostState("h1", _caps(), timestamp=10.0, volume_ids=["old"])
-    state.consume_from_request(RequestSpec(size=1, volume_id="new"), now=12.0)
+    state = HostState("h1", _caps(), timestamp=10.0, resource_ids=["old"])
+    state.consume_from_request(RequestSpec(size=1, resource_id="new"), now=12.0)
 
-    removed, added = state.sync_volume_ids(["other"], 11.0)
+    removed, added = state.sync_resource_ids(["other"], 11.0)
 
-    assert state.volume_ids == {"other", "new"}
+    assert state.resource_ids == {"other", "new"}
     assert removed == {"old"}
     assert added == {"other"}
 
 
 def test_host_state_stale_sync_is_ignored():
     state = HostState("h1", _caps(), timestamp=10.0)
-    state.sync_volume_ids(["a"], 20.0)
+    state.sync_resource_ids(["a"], 20.0)
 
-    assert state.sync_volume_ids(["b"], 19.0) is None
-    assert state.volume_ids == {"a"}
+    assert state.sync_resource_ids(["b"], 19.0) is None
+    assert state.resource_ids == {"a"}
 
 
 def test_host_state_release_undoes_consumption():
     state = HostState("h1", _caps(), timestamp=10.0)
-    spec = RequestSpec(size=5, volume_id="v1")
+    spec = RequestSpec(size=5, resource_id="v1")
     state.consume_from_request(spec, now=11.0)
 
     state.release(spec)
     state.update_capabilities(_caps(free_capacity_gb=80), 10.5)
 
     assert state.free_capacity_gb == 80
-    assert "v1" not in state.volume_ids
+    assert "v1" not in state.resource_ids
 
 
 def test_host_state_pool_shows_consumed_capacity():
@@ -155,9 +155,9 @@ def test_request_spec_from_volume_rebuilds_the_request():
     volume = types.SimpleNamespace(id="v1", size=7, availability_zone=None,
                                    scheduler_hints={"same_host": ["x"]})
 
-    spec = RequestSpec.from_volume(volume)
+    spec = RequestSpec.from_row(volume)
 
-    assert (spec.volume_id, spec.size) == ("v1", 7)
+    assert (spec.resource_id, spec.size) == ("v1", 7)
     assert spec.hinted_ids("same_host") == ("x",)
 
 
@@ -167,7 +167,7 @@ def test_host_state_confirm_keeps_placement_past_report_read_before_it():
     state = HostState("h")
     state.update_capabilities({"total_capacity_gb": 10,
                                "free_capacity_gb": 10}, timestamp=100.0)
-    spec = RequestSpec(volume_id="v1", size=4)
+    spec = RequestSpec(resource_id="v1", size=4)
     state.consume_from_request(spec, now=101.0)
     state.confirm(spec, now=103.0)
     # A report whose state was read at 102 (before the row was written)

@@ -10,10 +10,10 @@ from capstan.common.db import migration
 from capstan.common.db.api import Database
 from capstan.common.manager import Manager, SchedulerDependentManager
 from capstan.common.periodic import periodic_task
-from capstan.worker.scheduler.manager import SchedulerManager
-from capstan.worker.volume.drivers.fake import FakeDriver
-from capstan.worker.volume.drivers.file import FileDriver
-from capstan.worker.volume.manager import VolumeManager
+from capstan_volumes.scheduler.manager import SchedulerManager
+from capstan_volumes.volume.drivers.fake import FakeDriver
+from capstan_volumes.volume.drivers.file import FileDriver
+from capstan_volumes.volume.manager import VolumeManager
 
 CTX = context.get_admin_context()
 

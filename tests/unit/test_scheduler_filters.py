@@ -68,7 +68,7 @@ def test_capacity_filter_sees_consumed_capacity():
 
 def _located(hint, ids, where):
     return RequestSpec(size=1, scheduler_hints={hint: ids},
-                       volume_hosts=where)
+                       resource_hosts=where)
 
 
 def test_different_host_filter_rejects_hosts_of_the_named_volumes():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from capstan.common import config, context, exception
-from capstan.worker.scheduler.manager import SchedulerManager
+from capstan_volumes.scheduler.manager import SchedulerManager
 
 
 class RecordingVolumeAPI:

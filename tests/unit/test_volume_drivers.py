@@ -4,8 +4,9 @@ import os
 import pytest
 
 from capstan.common import exception
-from capstan.worker.volume.drivers.fake import FakeDriver
-from capstan.worker.volume.drivers.file import GiB, FileDriver
+from capstan_volumes.volume.drivers.fake import FakeDriver
+from capstan_volumes.volume.drivers.file import GiB, FileDriver
+from capstan_volumes import exception as volume_exception
 
 VOLUME = "0f6a9ee4-57b4-4c61-8d0f-5b2d8d6c2a10"
 
@@ -66,7 +67,7 @@ def test_extend_volume_grows_it(drv):
 
 
 def test_extend_volume_missing_raises_not_found(drv):
-    with pytest.raises(exception.VolumeNotFound):
+    with pytest.raises(volume_exception.VolumeNotFound):
         drv.extend_volume(VOLUME, 4)
 
 

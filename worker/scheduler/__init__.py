@@ -1,1 +1,1 @@
-"""The scheduler: places volumes on volume workers."""
+"""The scheduler framework: HostManager, HostState, filter and weigher bases."""

@@ -1,17 +1,17 @@
-"""HostManager: the scheduler's view of the volume hosts, and the choice.
+"""HostManager: the scheduler's view of the hosts, and the choice.
 
 The view comes from three sources, none of them a query per host:
 
-* capability reports the volume workers fan out
+* capability reports the workers fan out
   (``update_service_capabilities``): capacity, availability zone; a report
   older than the one held is stale and ignored;
-* the ``services`` table (topic ``volume``), read at most once per
+* the ``services`` table (the topic the application names), read at most once per
   ``services_ttl`` seconds: only hosts up and enabled are candidates;
-* the ids of the volumes each host holds (``sync_volume_info``), plus the
+* the ids of the resources each host holds (``sync_volume_info``), plus the
   placements made here since.
 
 A placement is consumed into its HostState at once, so back-to-back
-placements see each other; it stays applied until a report (or a volume id
+placements see each other; it stays applied until a report (or a resource id
 sync) made after it arrives and replaces it.
 """
 from __future__ import annotations
@@ -33,8 +33,6 @@ LOG = logging.getLogger(__name__)
 
 __all__ = ["HostManager", "HostState", "RequestSpec", "WeighedHost"]
 
-# The services whose hosts are candidates; the volume workers' topic.
-VOLUME_TOPIC = "volume"
 
 # NOTE(capstan): reading 10,000 service rows costs far more than one
 # placement may, so the up/enabled set is reused for this long. An operator
@@ -49,7 +47,15 @@ class WeighedHost:
 
 
 class HostManager:
-    """Keeps a HostState per host; filters and weighs them per request."""
+    """Keeps a HostState per host; filters and weighs them per request.
+
+    An application subclasses it to name ``topic``, the topic of the
+    workers whose hosts are the candidates, and may override
+    :meth:`lookup_hosts` to find the hosts of resources named by scheduler
+    hints that no host has reported yet.
+    """
+
+    topic: str = ""
 
     def __init__(self, *, db: Database,
                  filters: list[filters_pkg.BaseHostFilter],
@@ -68,7 +74,7 @@ class HostManager:
         # which are wall-clock seconds (SchedulerAPI adds time.time()).
         self._wall_clock = wall_clock
         self._states: dict[str, HostState] = {}
-        self._volume_host: dict[str, str] = {}
+        self._resource_host: dict[str, str] = {}
         self._up_hosts: frozenset[str] = frozenset()
         self._services_read_at: float | None = None
         self._services_reading = False
@@ -95,7 +101,7 @@ class HostManager:
                    weighers=[c.from_conf(conf) for c in weigher_classes],
                    service_down_time=conf.service_down_time, **kwargs)
 
-    # -- what the volume workers send (cheap: no I/O) --------------------
+    # -- what the workers send (cheap: no I/O) --------------------
 
     def update_service_capabilities(self, host: str, capabilities: dict,
                                     timestamp: float) -> bool:
@@ -110,20 +116,20 @@ class HostManager:
             self._heard_from_hosts = True
         return True
 
-    def sync_volume_info(self, host: str, volume_ids: Iterable[str],
+    def sync_resource_info(self, host: str, resource_ids: Iterable[str],
                          timestamp: float) -> bool:
-        """Take the ids of the volumes ``host`` holds; False if stale."""
+        """Take the ids of the resources ``host`` holds; False if stale."""
         state = self._state(host)
-        change = state.sync_volume_ids(volume_ids, timestamp)
+        change = state.sync_resource_ids(resource_ids, timestamp)
         if change is None:
-            LOG.debug("ignoring stale volume list of %s", host)
+            LOG.debug("ignoring stale resource list of %s", host)
             return False
         removed, added = change
-        for volume_id in removed:
-            if self._volume_host.get(volume_id) == host:
-                del self._volume_host[volume_id]
-        for volume_id in added:
-            self._volume_host[volume_id] = host
+        for resource_id in removed:
+            if self._resource_host.get(resource_id) == host:
+                del self._resource_host[resource_id]
+        for resource_id in added:
+            self._resource_host[resource_id] = host
         return True
 
     def has_reports(self) -> bool:
@@ -154,19 +160,24 @@ class HostManager:
         weighed.sort(key=lambda item: item.weight, reverse=True)
         return weighed
 
-    def locate_volumes(self, volume_ids: Iterable[str]) -> dict[str, str]:
-        """Map volume ids to their hosts; one query for ids not known here."""
+    def locate_resources(self, resource_ids: Iterable[str]) -> dict[str, str]:
+        """Map resource ids to their hosts; one query for ids not known here."""
         located: dict[str, str] = {}
         unknown = []
-        for volume_id in volume_ids:
-            host = self._volume_host.get(volume_id)
+        for resource_id in resource_ids:
+            host = self._resource_host.get(resource_id)
             if host is None:
-                unknown.append(volume_id)
+                unknown.append(resource_id)
             else:
-                located[volume_id] = host
+                located[resource_id] = host
         if unknown:
-            located.update(self.db.volume_get_hosts(unknown))
+            located.update(self.lookup_hosts(unknown))
         return located
+
+    def lookup_hosts(self, resource_ids: list[str]) -> dict[str, str]:
+        """Hosts of ``resource_ids`` no host has reported (one query);
+        none by default."""
+        return {}
 
     def pools(self, context: Any) -> list[dict]:
         """``[{"host", "capabilities"}]`` of the candidates, by host name."""
@@ -185,7 +196,7 @@ class HostManager:
         hosts = self.get_all_host_states(context)
         if not hosts:
             raise exception.NoValidHost(reason=self._why_no_candidates())
-        spec.volume_hosts = self.locate_volumes(spec.all_hinted_ids())
+        spec.resource_hosts = self.locate_resources(spec.all_hinted_ids())
         # NOTE(capstan): no I/O from here to the consumption, so no other
         # green thread's placement can run between choosing and consuming.
         hosts, reason = self._filter(hosts, spec)
@@ -193,16 +204,16 @@ class HostManager:
             raise exception.NoValidHost(reason=reason)
         best = self._best(hosts, spec)
         best.consume_from_request(spec, self._wall_clock())
-        if spec.volume_id:
-            self._volume_host[spec.volume_id] = best.host
+        if spec.resource_id:
+            self._resource_host[spec.resource_id] = best.host
         return best
 
     def release(self, state: HostState, spec: RequestSpec) -> None:
         """Undo :meth:`select_host`'s consumption (placement abandoned)."""
         state.release(spec)
-        if spec.volume_id and self._volume_host.get(
-                spec.volume_id) == state.host:
-            del self._volume_host[spec.volume_id]
+        if spec.resource_id and self._resource_host.get(
+                spec.resource_id) == state.host:
+            del self._resource_host[spec.resource_id]
 
     # -- helpers -----------------------------------------------------------
 
@@ -220,14 +231,14 @@ class HostManager:
             return
         # NOTE(capstan): one reader at a time; the placements running
         # meanwhile use the set read before. When the set expired under
-        # load, every green thread placing a volume read the services at
+        # load, every green thread placing a resource read the services at
         # once, up to one query per cast in flight, each on a new
         # overflow connection (46 PostgreSQL connections opened in 4 s
         # of benchmark 3, 1 with this). The very first read is not
         # shared: there is no older set to place on.
         self._services_reading = True
         try:
-            rows = self.db.service_get_liveness(VOLUME_TOPIC)
+            rows = self.db.service_get_liveness(self.topic)
         finally:
             self._services_reading = False
         db_now = self.db.now()
@@ -242,9 +253,9 @@ class HostManager:
 
     def _why_no_candidates(self) -> str:
         if not self._up_hosts:
-            return "no volume service is up and enabled"
-        return ("no volume host that is up and enabled has reported its "
-                "capabilities yet")
+            return f"no {self.topic} service is up and enabled"
+        return (f"no {self.topic} host that is up and enabled has reported "
+                "its capabilities yet")
 
     def _filter(self, hosts: list[HostState],
                 spec: RequestSpec) -> tuple[list[HostState], str | None]:
@@ -256,7 +267,7 @@ class HostManager:
             if not hosts:
                 reason = (f"{host_filter.name} rejected all {before} "
                           f"candidate hosts for {spec}")
-                LOG.info("volume %s: %s", spec.volume_id, reason)
+                LOG.info("%s %s: %s", self.topic, spec.resource_id, reason)
                 return [], reason
         return hosts, None
 

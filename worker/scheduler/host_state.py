@@ -13,30 +13,30 @@ from typing import Any, Iterable
 
 from capstan.common import exception
 
-# The scheduler hints capstan understands; each names a list of volume ids.
+# The scheduler hints capstan understands; each names a list of resource ids.
 HINTS = ("different_host", "same_host")
 
 
 @dataclasses.dataclass
 class RequestSpec:
-    """One volume to place.
+    """One resource to place.
 
-    ``volume_hosts`` maps the volume ids named by the hints to their hosts;
+    ``resource_hosts`` maps the resource ids named by the hints to their hosts;
     the HostManager fills it before filtering (filters do no I/O).
     """
 
     size: int
-    volume_id: str | None = None
+    resource_id: str | None = None
     availability_zone: str | None = None
     scheduler_hints: dict = dataclasses.field(default_factory=dict)
-    volume_hosts: dict[str, str] = dataclasses.field(default_factory=dict)
+    resource_hosts: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._hint_ids = {hint: _id_list(hint, self.scheduler_hints.get(hint))
                           for hint in HINTS}
 
     @classmethod
-    def from_dict(cls, volume_id: str, spec: Any) -> "RequestSpec":
+    def from_dict(cls, resource_id: str, spec: Any) -> "RequestSpec":
         """Build from an RPC ``request_spec``; raise Invalid if malformed."""
         if not isinstance(spec, dict):
             raise exception.Invalid("request_spec must be an object")
@@ -52,24 +52,24 @@ class RequestSpec:
         hints = {} if hints is None else hints
         if not isinstance(hints, dict):
             raise exception.Invalid("scheduler_hints must be an object")
-        return cls(size=size, volume_id=volume_id, availability_zone=zone,
+        return cls(size=size, resource_id=resource_id, availability_zone=zone,
                    scheduler_hints=hints)
 
     @classmethod
-    def from_volume(cls, volume: Any) -> "RequestSpec":
-        """Rebuild the request of a volume row (for a re-send)."""
-        return cls.from_dict(volume.id, {
-            "size": volume.size,
-            "availability_zone": volume.availability_zone,
-            "scheduler_hints": volume.scheduler_hints})
+    def from_row(cls, row: Any) -> "RequestSpec":
+        """Rebuild the request of a row (for a re-send)."""
+        return cls.from_dict(row.id, {
+            "size": row.size,
+            "availability_zone": row.availability_zone,
+            "scheduler_hints": row.scheduler_hints})
 
     def hinted_ids(self, hint: str) -> tuple[str, ...]:
-        """The volume ids named by scheduler hint ``hint`` (maybe none)."""
+        """The resource ids named by scheduler hint ``hint`` (maybe none)."""
         return self._hint_ids.get(hint, ())
 
     def all_hinted_ids(self) -> list[str]:
-        return [volume_id for hint in HINTS
-                for volume_id in self._hint_ids[hint]]
+        return [resource_id for hint in HINTS
+                for resource_id in self._hint_ids[hint]]
 
     def __str__(self) -> str:
         parts = [f"size {self.size} GiB"]
@@ -90,23 +90,23 @@ def _id_list(hint: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(
             isinstance(item, str) for item in value):
         raise exception.Invalid(f"scheduler hint {hint} must be a list of "
-                                f"volume ids")
+                                f"resource ids")
     return tuple(dict.fromkeys(value))
 
 
 class HostState:
-    """What the scheduler knows of one volume host.
+    """What the scheduler knows of one host.
 
     Capacity comes from the host's last report, minus the placements made
-    here since that report was sent; ``volume_ids`` from the host's last
-    volume list plus the placements made since that list was sent.
+    here since that report was sent; ``resource_ids`` from the host's last
+    resource list plus the placements made since that list was sent.
     Capabilities a host leaves out get defaults: provisioned capacity is
-    the allocated capacity, the over-subscription ratio 1.0, thick volumes.
+    the allocated capacity, the over-subscription ratio 1.0, thick provisioning.
     """
 
     def __init__(self, host: str, capabilities: dict | None = None, *,
                  timestamp: float = 0.0,
-                 volume_ids: Iterable[str] = ()) -> None:
+                 resource_ids: Iterable[str] = ()) -> None:
         self.host = host
         self.capabilities: dict = {}
         self.availability_zone: str | None = None
@@ -118,9 +118,9 @@ class HostState:
         self.thin_provisioning = False
         self.reported_at: float | None = None
         self.synced_at: float | None = None
-        self.volume_ids: set[str] = set(volume_ids)
-        # (placed_at, volume_id, size) of placements not yet known to be in
-        # both a report and a volume list sent after them.
+        self.resource_ids: set[str] = set(resource_ids)
+        # (placed_at, resource_id, size) of placements not yet known to be in
+        # both a report and a resource list sent after them.
         self._placements: list[tuple[float, str | None, int]] = []
         if capabilities is not None:
             self.update_capabilities(capabilities, timestamp)
@@ -152,22 +152,22 @@ class HostState:
             capabilities, "max_over_subscription_ratio", 1.0)))
         self.thin_provisioning = capabilities.get("thin_provisioning") is True
         # Placements the report cannot know of yet stay applied.
-        for placed_at, _volume_id, size in self._placements:
+        for placed_at, _resource_id, size in self._placements:
             if placed_at > timestamp:
                 self._apply(size)
         self._forget_reported_placements()
         return True
 
-    def sync_volume_ids(self, volume_ids: Iterable[str], timestamp: float
+    def sync_resource_ids(self, resource_ids: Iterable[str], timestamp: float
                         ) -> tuple[set[str], set[str]] | None:
-        """Replace the volume ids; return (removed, added), None if stale."""
+        """Replace the resource ids; return (removed, added), None if stale."""
         if self.synced_at is not None and timestamp < self.synced_at:
             return None
         self.synced_at = timestamp
-        new = set(volume_ids)
-        new.update(volume_id for placed_at, volume_id, _ in self._placements
-                   if placed_at > timestamp and volume_id)
-        old, self.volume_ids = self.volume_ids, new
+        new = set(resource_ids)
+        new.update(resource_id for placed_at, resource_id, _ in self._placements
+                   if placed_at > timestamp and resource_id)
+        old, self.resource_ids = self.resource_ids, new
         self._forget_reported_placements()
         return old - new, new - old
 
@@ -176,9 +176,9 @@ class HostState:
         """Count the placement of ``spec`` here until a report shows it."""
         now = time.time() if now is None else now
         self._apply(spec.size)
-        if spec.volume_id:
-            self.volume_ids.add(spec.volume_id)
-        self._placements.append((now, spec.volume_id, spec.size))
+        if spec.resource_id:
+            self.resource_ids.add(spec.resource_id)
+        self._placements.append((now, spec.resource_id, spec.size))
 
     def confirm(self, spec: RequestSpec, now: float | None = None) -> None:
         """Restamp the placement of ``spec`` once its row names this host.
@@ -189,21 +189,21 @@ class HostState:
         """
         now = time.time() if now is None else now
         for index in range(len(self._placements) - 1, -1, -1):
-            _placed_at, volume_id, size = self._placements[index]
-            if volume_id == spec.volume_id and size == spec.size:
-                self._placements[index] = (now, volume_id, size)
+            _placed_at, resource_id, size = self._placements[index]
+            if resource_id == spec.resource_id and size == spec.size:
+                self._placements[index] = (now, resource_id, size)
                 break
 
     def release(self, spec: RequestSpec) -> None:
         """Undo :meth:`consume_from_request` of an abandoned placement."""
         for index in range(len(self._placements) - 1, -1, -1):
-            _placed_at, volume_id, size = self._placements[index]
-            if volume_id == spec.volume_id and size == spec.size:
+            _placed_at, resource_id, size = self._placements[index]
+            if resource_id == spec.resource_id and size == spec.size:
                 del self._placements[index]
                 self._apply(-size)
                 break
-        if spec.volume_id:
-            self.volume_ids.discard(spec.volume_id)
+        if spec.resource_id:
+            self.resource_ids.discard(spec.resource_id)
 
     def pool(self) -> dict:
         """``{"host", "capabilities"}`` as the scheduler sees them now."""

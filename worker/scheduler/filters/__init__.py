@@ -1,10 +1,10 @@
-"""Host filters: which hosts can take a volume at all.
+"""Host filters: which hosts can take a resource at all.
 
 ``[scheduler] filters`` names them, in order; a host must pass every one.
 A filter sees plain :class:`~worker.scheduler.host_state.HostState`
 objects and a :class:`~worker.scheduler.host_state.RequestSpec`, and does
 no I/O: whatever it needs from the database the HostManager has put in the
-spec before filtering starts (``spec.volume_hosts``), so that choosing a
+spec before filtering starts (``spec.resource_hosts``), so that choosing a
 host and consuming its capacity happen without another placement running
 in between.
 """

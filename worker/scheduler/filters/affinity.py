@@ -1,11 +1,11 @@
-"""DifferentHostFilter and SameHostFilter: place by other volumes' hosts.
+"""DifferentHostFilter and SameHostFilter: place by other resources' hosts.
 
-The hints name volume ids (``scheduler_hints: {"different_host": [ids]}``).
-Where those volumes live comes from ``spec.volume_hosts``, which the
-HostManager fills from the volume ids the hosts report (and, for ids it has
+The hints name resource ids (``scheduler_hints: {"different_host": [ids]}``).
+Where those resources live comes from ``spec.resource_hosts``, which the
+HostManager fills from the resource ids the hosts report (and, for ids it has
 not heard of, from one database query) before any filter runs. Ids that
 live nowhere (unknown, or not placed yet) do not constrain different_host;
-same_host, like nova's, accepts a host holding any of the named volumes.
+same_host, like nova's, accepts a host holding any of the named resources.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from capstan.worker.scheduler.filters import BaseHostFilter
 from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
 
-class _VolumeAffinityFilter(BaseHostFilter):
+class _AffinityFilter(BaseHostFilter):
     hint = ""
 
     def run_filter_for_spec(self, spec: RequestSpec) -> bool:
@@ -28,16 +28,16 @@ class _VolumeAffinityFilter(BaseHostFilter):
         return [host for host in hosts if self._passes(host.host, named)]
 
     def _hosts_of_hinted(self, spec: RequestSpec) -> set[str]:
-        located = spec.volume_hosts
-        return {located[volume_id] for volume_id in spec.hinted_ids(self.hint)
-                if volume_id in located}
+        located = spec.resource_hosts
+        return {located[resource_id] for resource_id in spec.hinted_ids(self.hint)
+                if resource_id in located}
 
     def _passes(self, host: str, named: set[str]) -> bool:
         raise NotImplementedError
 
 
-class DifferentHostFilter(_VolumeAffinityFilter):
-    """Passes hosts holding none of the ``different_host`` volumes."""
+class DifferentHostFilter(_AffinityFilter):
+    """Passes hosts holding none of the ``different_host`` resources."""
 
     hint = "different_host"
 
@@ -45,8 +45,8 @@ class DifferentHostFilter(_VolumeAffinityFilter):
         return host not in named
 
 
-class SameHostFilter(_VolumeAffinityFilter):
-    """Passes hosts holding one of the ``same_host`` volumes."""
+class SameHostFilter(_AffinityFilter):
+    """Passes hosts holding one of the ``same_host`` resources."""
 
     hint = "same_host"
 

@@ -1,4 +1,4 @@
-"""CapacityFilter: the host must have room for the volume."""
+"""CapacityFilter: the host must have room for the resource."""
 from __future__ import annotations
 
 from capstan.worker.scheduler.filters import BaseHostFilter
@@ -9,7 +9,7 @@ class CapacityFilter(BaseHostFilter):
     """Passes hosts with room for ``spec.size`` GiB.
 
     A thick host needs ``free >= size``. A thin-provisioned host (sparse
-    volumes use space only once written) may promise more than it has: it
+    resources use space only once written) may promise more than it has: it
     passes while ``provisioned + size <= total * max_over_subscription_ratio``
     and it still has some free space. Nothing is reserved.
     """

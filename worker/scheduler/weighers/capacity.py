@@ -13,7 +13,7 @@ class CapacityWeigher(BaseHostWeigher):
     That is ``free_capacity_gb`` on a thick host, and
     ``total * max_over_subscription_ratio - provisioned`` on a thin one
     (HostState.virtual_free_capacity_gb). A positive
-    ``[scheduler] capacity_weight_multiplier`` spreads volumes over the
+    ``[scheduler] capacity_weight_multiplier`` spreads resources over the
     emptiest hosts; a negative one stacks them on the fullest.
     """
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from capstan.common import exception
-from capstan.worker.volume.drivers.base import VolumeDriver
+from capstan_volumes.volume.drivers.base import VolumeDriver
+from capstan_volumes import exception as volume_exception
 
 
 class FakeDriver(VolumeDriver):
@@ -28,7 +29,7 @@ class FakeDriver(VolumeDriver):
 
     def extend_volume(self, volume_id: str, new_size_gb: int) -> None:
         if volume_id not in self.volumes:
-            raise exception.VolumeNotFound(volume_id=volume_id)
+            raise volume_exception.VolumeNotFound(volume_id=volume_id)
         if new_size_gb < self.volumes[volume_id]:
             raise exception.Invalid(f"volume {volume_id} is larger than "
                                     f"{new_size_gb} GiB; it cannot shrink")

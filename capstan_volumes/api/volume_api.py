@@ -20,8 +20,11 @@ from capstan.common import exception, rpc
 from capstan.common.context import RequestContext
 from capstan.common.db import models
 from capstan.common.db.api import Database
-from capstan.worker.scheduler import rpcapi as scheduler_rpcapi
-from capstan.worker.volume import rpcapi as volume_rpcapi
+from capstan_volumes.scheduler import rpcapi as scheduler_rpcapi
+from capstan_volumes.volume import rpcapi as volume_rpcapi
+from capstan_volumes import exception as volume_exception
+from capstan_volumes import models as volume_models
+from capstan_volumes import db as volume_db
 
 LOG = logging.getLogger(__name__)
 
@@ -51,22 +54,22 @@ class VolumeOperations:
 
     # -- reads ------------------------------------------------------------
 
-    def get(self, context: RequestContext, volume_id: str) -> models.Volume:
+    def get(self, context: RequestContext, volume_id: str) -> volume_models.Volume:
         """A live volume the caller may see; VolumeNotFound otherwise."""
-        return self.db.volume_get(volume_id, project_id=_scope(context))
+        return volume_db.get(self.db, volume_id, project_id=_scope(context))
 
     def list(self, context: RequestContext, *, filters: dict[str, str],
              limit: int, marker: str | None, sort_key: str,
-             sort_dir: str) -> list[models.Volume]:
+             sort_dir: str) -> list[volume_models.Volume]:
         """One page of the volumes the caller may see, after ``marker``."""
         project_id = _scope(context)
         if marker is not None:
             try:
-                self.db.volume_get(marker, project_id=project_id)
-            except exception.VolumeNotFound:
+                volume_db.get(self.db, marker, project_id=project_id)
+            except volume_exception.VolumeNotFound:
                 raise exception.Invalid(f"marker {marker} is not a volume "
                                         "you can see.") from None
-        return self.db.volume_list(
+        return volume_db.list_page(self.db, 
             project_id=project_id, filters=filters, limit=limit,
             marker=marker, sort_key=sort_key, sort_dir=sort_dir)
 
@@ -75,13 +78,13 @@ class VolumeOperations:
     def create(self, context: RequestContext, *, size: int,
                name: str | None, availability_zone: str | None,
                metadata: dict[str, str],
-               scheduler_hints: dict[str, list[str]]) -> models.Volume:
+               scheduler_hints: dict[str, list[str]]) -> volume_models.Volume:
         """Write the row in ``creating`` without a host, then cast it to
         the scheduler. The scheduler rebuilds the same request spec from
         the row when it re-sends a lost cast."""
         self._check_hinted_volumes(context, scheduler_hints)
         now = self.db.now()
-        volume = self.db.volume_create(
+        volume = volume_db.create(self.db, 
             id=str(uuid.uuid4()), size=size,
             # NOTE(capstan): "" for "no name" and updated_at set from the
             # start keep the sortable columns free of NULLs, which keyset
@@ -97,7 +100,7 @@ class VolumeOperations:
                 "scheduler_hints": volume.scheduler_hints}
         self._send(volume, "create", lambda: self.scheduler_api.create_volume(
             context, volume_id=volume.id, request_spec=spec),
-            undo=lambda fault: self.db.volume_cas_creating(
+            undo=lambda fault: volume_db.cas_creating(self.db, 
                 volume.id, expected_host=None, status="error", fault=fault))
         LOG.info("volume %s (%s GiB) sent to the scheduler", volume.id,
                  volume.size)
@@ -111,14 +114,14 @@ class VolumeOperations:
             for volume_id in ids:
                 try:
                     self.get(context, volume_id)
-                except exception.VolumeNotFound:
+                except volume_exception.VolumeNotFound:
                     raise exception.Invalid(
                         f"scheduler_hints.{hint} names {volume_id}, which "
                         "is not a volume you can see.") from None
 
     # -- delete and extend ------------------------------------------------
 
-    def delete(self, context: RequestContext, volume: models.Volume) -> None:
+    def delete(self, context: RequestContext, volume: volume_models.Volume) -> None:
         """Delete ``volume``: through its host, or at once if it has none.
 
         A volume in a transitional status raises InvalidVolumeStatus (409).
@@ -133,11 +136,11 @@ class VolumeOperations:
         self._swap(volume, DELETABLE, status="deleting")
         self._send(volume, "delete", lambda: self.volume_api.delete_volume(
             context, host=volume.host, volume_id=volume.id),
-            undo=lambda fault: self.db.volume_cas(
+            undo=lambda fault: volume_db.cas(self.db, 
                 volume.id, "deleting", status=volume.status, fault=fault))
         LOG.info("volume %s deletion sent to %s", volume.id, volume.host)
 
-    def extend(self, context: RequestContext, volume: models.Volume,
+    def extend(self, context: RequestContext, volume: volume_models.Volume,
                new_size: int) -> None:
         """Grow an ``available`` volume to ``new_size`` GiB."""
         _check_status(volume, EXTENDABLE)
@@ -148,29 +151,29 @@ class VolumeOperations:
         self._send(volume, "extend", lambda: self.volume_api.extend_volume(
             context, host=volume.host, volume_id=volume.id,
             new_size=new_size),
-            undo=lambda fault: self.db.volume_cas(
+            undo=lambda fault: volume_db.cas(self.db, 
                 volume.id, "extending", status="available", fault=fault))
         LOG.info("volume %s extension to %s GiB sent to %s", volume.id,
                  new_size, volume.host)
 
     # -- helpers ----------------------------------------------------------
 
-    def _swap(self, volume: models.Volume, allowed: tuple[str, ...],
+    def _swap(self, volume: volume_models.Volume, allowed: tuple[str, ...],
               **values: Any) -> None:
         """Set ``values`` if the status is still the one read, so that an
         undo can put exactly that status back."""
-        if self.db.volume_cas(volume.id, volume.status, **values):
+        if volume_db.cas(self.db, volume.id, volume.status, **values):
             return
         # The status moved since it was read: answer with the new one.
-        current = self.db.volume_get(volume.id)
+        current = volume_db.get(self.db, volume.id)
         if current.status in allowed:
             raise exception.Conflict(f"Volume {volume.id} changed while "
                                      "this request ran; try again.")
-        raise exception.InvalidVolumeStatus(
+        raise volume_exception.InvalidVolumeStatus(
             volume_id=volume.id, status=current.status,
             expected=", ".join(allowed))
 
-    def _send(self, volume: models.Volume, action: str,
+    def _send(self, volume: volume_models.Volume, action: str,
               cast: Callable[[], None],
               undo: Callable[[str], bool]) -> None:
         """Cast; if that fails, undo the row's change and re-raise.
@@ -203,8 +206,8 @@ def _scope(context: RequestContext) -> str | None:
     return context.project_id
 
 
-def _check_status(volume: models.Volume, allowed: tuple[str, ...]) -> None:
+def _check_status(volume: volume_models.Volume, allowed: tuple[str, ...]) -> None:
     if volume.status not in allowed:
-        raise exception.InvalidVolumeStatus(
+        raise volume_exception.InvalidVolumeStatus(
             volume_id=volume.id, status=volume.status,
             expected=", ".join(allowed))

@@ -14,7 +14,7 @@ import webob
 from capstan.api import wsgi_util
 from capstan.api.deps import APIDeps
 from capstan.api.policy import Policy
-from capstan.worker.scheduler import rpcapi as scheduler_rpcapi
+from capstan_volumes.scheduler import rpcapi as scheduler_rpcapi
 
 # Longest wait, in seconds, for the scheduler's answer; a smaller
 # [DEFAULT] rpc_response_timeout wins. The default of that option (60 s)

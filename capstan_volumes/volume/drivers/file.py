@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 
 from capstan.common import exception
-from capstan.worker.volume.drivers.base import VolumeDriver
+from capstan_volumes.volume.drivers.base import VolumeDriver
+from capstan_volumes import exception as volume_exception
 
 GiB = 1024 ** 3
 SUFFIX = ".img"
@@ -62,7 +63,7 @@ class FileDriver(VolumeDriver):
     def extend_volume(self, volume_id: str, new_size_gb: int) -> None:
         path = self._path(volume_id)
         if not os.path.exists(path):
-            raise exception.VolumeNotFound(volume_id=volume_id)
+            raise volume_exception.VolumeNotFound(volume_id=volume_id)
         if os.path.getsize(path) > new_size_gb * GiB:
             # truncate() would silently cut the volume's data off.
             raise exception.Invalid(f"volume {volume_id} is larger than "

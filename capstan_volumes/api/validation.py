@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from capstan.common import exception
+from capstan_volumes import exception as volume_exception
 
 MAX_SIZE_GB = 16384
 MAX_STRING = 255
@@ -72,7 +73,7 @@ def volume_id(raw: str) -> str:
     other unknown id.
     """
     if not is_volume_id(raw):
-        raise exception.VolumeNotFound(volume_id=raw[:64])
+        raise volume_exception.VolumeNotFound(volume_id=raw[:64])
     return raw.lower()
 
 

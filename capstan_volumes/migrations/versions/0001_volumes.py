@@ -1,15 +1,19 @@
-"""services and volumes
+"""volumes
 
 Revision ID: 0001
-Revises:
+Revises: c0001 (the framework's base revision)
 Create Date: 2026-11-20
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0001"
-down_revision = None
-branch_labels = None
+# NOTE(capstan): an application's branch starts from the framework's base
+# revision. This revision once created the framework's services table too
+# (one history for both), so a database stamped 0001 or 0002 has c0001's
+# table already, which this parentage tells alembic.
+down_revision = "c0001"
+branch_labels = ("capstan_volumes",)
 depends_on = None
 
 
@@ -20,23 +24,6 @@ def _timestamps() -> list[sa.Column]:
 
 
 def upgrade() -> None:
-    op.create_table(
-        "services",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("host", sa.String(255), nullable=False),
-        sa.Column("binary", sa.String(255), nullable=False),
-        sa.Column("topic", sa.String(255), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("report_count", sa.Integer(), nullable=False),
-        sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.Column("disabled_reason", sa.String(255)),
-        sa.Column("forced_down", sa.Boolean(), nullable=False),
-        sa.Column("last_seen_up", sa.DateTime()),
-        *_timestamps(),
-    )
-    op.create_index("services_host_topic_live", "services", ["host", "topic"],
-                    unique=True, sqlite_where=sa.text("deleted_at IS NULL"),
-                    postgresql_where=sa.text("deleted_at IS NULL"))
     op.create_table(
         "volumes",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -60,4 +47,3 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("volumes")
-    op.drop_table("services")

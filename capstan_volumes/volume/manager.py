@@ -1,7 +1,7 @@
 """VolumeManager: runs a volume driver on this host.
 
 Every status change is a compare-and-swap on the row
-(``db.volume_cas(id, expected_status, ...)``), so a repeated or stale cast
+(``volume_db.cas(db, id, expected_status, ...)``), so a repeated or stale cast
 changes nothing, and a restart can finish or roll back whatever was in
 flight (``init_host``, before this host consumes anything).
 """
@@ -16,7 +16,9 @@ from capstan.common import driver as driver_loader
 from capstan.common import rpc
 from capstan.common.manager import SchedulerDependentManager
 from capstan.common.periodic import periodic_task
-from capstan.worker.volume.drivers import base
+from capstan_volumes.scheduler import rpcapi as scheduler_rpcapi
+from capstan_volumes.volume.drivers import base
+from capstan_volumes import db as volume_db
 
 LOG = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ class VolumeManager(SchedulerDependentManager):
     """Creates, deletes and extends this host's volumes through its driver."""
 
     RPC_API_VERSION = "1.0"
+    scheduler_api_class = scheduler_rpcapi.SchedulerAPI
 
     def __init__(self, *, driver: base.VolumeDriver | None = None,
                  **kwargs: Any) -> None:
@@ -48,7 +51,7 @@ class VolumeManager(SchedulerDependentManager):
     def init_host(self, service_id: int) -> None:
         self.driver.do_setup()
         context = capstan_context.get_admin_context()
-        for volume in self.db.volume_get_by_host(self.host,
+        for volume in volume_db.get_by_host(self.db, self.host,
                                                  statuses=TRANSITIONAL):
             LOG.info("recovering volume %s left %s", volume.id, volume.status)
             if volume.status == "creating":
@@ -71,12 +74,12 @@ class VolumeManager(SchedulerDependentManager):
             location = self.driver.create_volume(volume.id, volume.size)
         except Exception as exc:
             LOG.exception("creating volume %s failed", volume_id)
-            self.db.volume_cas_creating(volume_id, expected_host=self.host,
+            volume_db.cas_creating(self.db, volume_id, expected_host=self.host,
                                         status="error",
                                         fault=_fault("create", exc))
         else:
             # Only if the volume is still this host's to create.
-            if self.db.volume_cas_creating(
+            if volume_db.cas_creating(self.db, 
                     volume_id, expected_host=self.host, status="available",
                     export_location=location, fault=None):
                 LOG.info("volume %s available at %s", volume_id, location)
@@ -96,10 +99,10 @@ class VolumeManager(SchedulerDependentManager):
             self.driver.delete_volume(volume.id)
         except Exception as exc:
             LOG.exception("deleting volume %s failed", volume_id)
-            self.db.volume_cas(volume_id, "deleting", status="error_deleting",
+            volume_db.cas(self.db, volume_id, "deleting", status="error_deleting",
                                fault=_fault("delete", exc))
         else:
-            self.db.volume_cas(volume_id, "deleting",
+            volume_db.cas(self.db, volume_id, "deleting",
                                deleted_at=self.db.now())
             LOG.info("volume %s deleted", volume_id)
         if publish:
@@ -116,10 +119,10 @@ class VolumeManager(SchedulerDependentManager):
             self.driver.extend_volume(volume.id, new_size)
         except Exception as exc:
             LOG.exception("extending volume %s failed", volume_id)
-            self.db.volume_cas(volume_id, "extending", status="available",
+            volume_db.cas(self.db, volume_id, "extending", status="available",
                                fault=_fault("extend", exc))
         else:
-            self.db.volume_cas(volume_id, "extending", status="available",
+            volume_db.cas(self.db, volume_id, "extending", status="available",
                                size=new_size, fault=None)
             LOG.info("volume %s extended to %s GiB", volume_id, new_size)
         self.publish_service_capabilities(context)
@@ -128,7 +131,7 @@ class VolumeManager(SchedulerDependentManager):
     def sync_volume_info(self, context: Any) -> None:
         """Send the schedulers the ids of the volumes this host holds."""
         # Ids only: a host may hold thousands of volumes.
-        volume_ids = self.db.volume_ids_by_host(self.host)
+        volume_ids = volume_db.ids_by_host(self.db, self.host)
         self.scheduler_api.sync_volume_info(context, host=self.host,
                                             volume_ids=volume_ids)
 
@@ -151,7 +154,7 @@ class VolumeManager(SchedulerDependentManager):
         that is this host's in any other status (a duplicate create here
         finished first) is the volume's and stays.
         """
-        volume = self.db.volume_get_state(volume_id)
+        volume = volume_db.get_state(self.db, volume_id)
         if (volume is not None and volume.host == self.host
                 and volume.status not in NOT_PROVISIONED):
             return
@@ -171,7 +174,7 @@ class VolumeManager(SchedulerDependentManager):
         # NOTE(capstan): the four columns a cast needs, in one statement,
         # not the ORM entity in a transaction: session.get was ~30% of
         # this worker's CPU per create (benchmark 3); ~0.2 ms, not ~0.45.
-        volume = self.db.volume_get_state(volume_id)
+        volume = volume_db.get_state(self.db, volume_id)
         if volume is None:
             LOG.info("volume %s is gone; nothing to do", volume_id)
             return None
@@ -187,7 +190,7 @@ class VolumeManager(SchedulerDependentManager):
         # the row keeps its old size. NOTE(capstan): the backing file may
         # already have grown; drivers refuse to shrink (it would drop
         # data), so it is left as it is and the fault says what happened.
-        self.db.volume_cas(volume.id, "extending", status="available",
+        volume_db.cas(self.db, volume.id, "extending", status="available",
                            fault="extend interrupted by a restart of "
                                  f"{self.host}; size unchanged")
 
@@ -200,7 +203,7 @@ class VolumeManager(SchedulerDependentManager):
         # before it casts). Without this, a burst of creates over-filled
         # the emptiest host past max_over_subscription_ratio.
         capabilities.setdefault(
-            "provisioned_capacity_gb", self.db.volume_sum_size_by_host(
+            "provisioned_capacity_gb", volume_db.sum_size_by_host(self.db, 
                 self.host, exclude_statuses=NOT_PROVISIONED))
         capabilities.setdefault("thin_provisioning", True)
         capabilities["max_over_subscription_ratio"] = (

@@ -20,10 +20,11 @@ import webob
 from capstan.api import wsgi_util
 from capstan.api.deps import APIDeps
 from capstan.api.policy import Policy
-from capstan.api.v1 import volumes_validation as validation
-from capstan.api.volume_api import VolumeOperations
+from capstan_volumes.api import validation
+from capstan_volumes.api.volume_api import VolumeOperations
 from capstan.common import exception
 from capstan.common.db import models
+from capstan_volumes import models as volume_models
 
 
 class VolumesController:
@@ -80,7 +81,7 @@ class VolumesController:
         return wsgi_util.empty_response(202)
 
     def _volume(self, req: webob.Request, raw_id: str,
-                rule: str) -> models.Volume:
+                rule: str) -> volume_models.Volume:
         """The volume named in the URL, if the caller may see it and
         ``rule`` allows the caller on it."""
         context = wsgi_util.context_of(req)
@@ -91,7 +92,7 @@ class VolumesController:
         return volume
 
 
-def view(volume: models.Volume) -> dict[str, Any]:
+def view(volume: volume_models.Volume) -> dict[str, Any]:
     """The JSON document of a volume (DESIGN.md section 3)."""
     return {
         "id": volume.id,

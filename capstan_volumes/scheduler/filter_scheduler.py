@@ -24,6 +24,7 @@ from capstan.common import exception, rpc
 from capstan.common.db.api import Database
 from capstan.worker.scheduler.host_manager import HostManager
 from capstan.worker.scheduler.host_state import RequestSpec
+from capstan_volumes import db as volume_db
 
 LOG = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class FilterScheduler:
         older_than = self.db.now() - datetime.timedelta(
             seconds=self.resend_after)
         count = 0
-        for volume in self.db.volume_get_stuck_creating(older_than):
+        for volume in volume_db.get_stuck_creating(self.db, older_than):
             try:
                 count += self._resend(context, volume)
             except exception.ServiceUnavailable:
@@ -80,16 +81,16 @@ class FilterScheduler:
         values = {"host": state.host, "fault": None}
         if state.availability_zone:
             values["availability_zone"] = state.availability_zone
-        if not self.db.volume_cas_creating(spec.volume_id,
+        if not volume_db.cas_creating(self.db, spec.resource_id,
                                            expected_host=None, **values):
             self.host_manager.release(state, spec)
             LOG.info("volume %s is no longer waiting for a host (deleted "
-                     "or placed already); not sending it", spec.volume_id)
+                     "or placed already); not sending it", spec.resource_id)
             return None
         state.confirm(spec)
-        LOG.info("volume %s placed on %s (%s)", spec.volume_id, state.host,
+        LOG.info("volume %s placed on %s (%s)", spec.resource_id, state.host,
                  spec)
-        self._cast_create(context, state.host, spec.volume_id)
+        self._cast_create(context, state.host, spec.resource_id)
         return state.host
 
     def _resend(self, context: Any, volume: Any) -> int:
@@ -100,7 +101,7 @@ class FilterScheduler:
             return 0
         if volume.host is None and not self.host_manager.has_reports():
             return 0  # Not an attempt: nothing to place it on is known.
-        if not self.db.volume_cas_creating(
+        if not volume_db.cas_creating(self.db, 
                 volume.id, expected_host=volume.host, attempts=attempts,
                 schedule_attempts=attempts + 1):
             return 0  # It moved on, or another scheduler took it.
@@ -111,10 +112,10 @@ class FilterScheduler:
             self._cast_create(context, volume.host, volume.id)
             return 1
         try:
-            self._place(context, RequestSpec.from_volume(volume))
+            self._place(context, RequestSpec.from_row(volume))
         except exception.NoValidHost as exc:
             # Left in creating: hosts may come back before the last try.
-            self.db.volume_cas_creating(volume.id, expected_host=None,
+            volume_db.cas_creating(self.db, volume.id, expected_host=None,
                                         fault=str(exc))
         return 1
 
@@ -129,7 +130,7 @@ class FilterScheduler:
 
     def _fail(self, volume_id: str, host: str | None, fault: str,
               attempts: int | None = None) -> None:
-        if self.db.volume_cas_creating(volume_id, expected_host=host,
+        if volume_db.cas_creating(self.db, volume_id, expected_host=host,
                                        attempts=attempts, status="error",
                                        fault=fault):
             LOG.warning("volume %s set to error: %s", volume_id, fault)

@@ -1,7 +1,7 @@
 """SchedulerManager: the scheduler topic's RPC endpoint.
 
 A thin facade: what the volume workers report goes to the
-:class:`~worker.scheduler.host_manager.HostManager`, placements and
+:class:`~capstan_volumes.scheduler.host_manager.VolumeHostManager`, placements and
 re-sends to the :class:`~worker.scheduler.filter_scheduler.FilterScheduler`.
 """
 from __future__ import annotations
@@ -13,9 +13,10 @@ from capstan.common import context as capstan_context
 from capstan.common import rpc
 from capstan.common.manager import Manager
 from capstan.common.periodic import periodic_task
-from capstan.worker.scheduler.filter_scheduler import FilterScheduler
-from capstan.worker.scheduler.host_manager import VOLUME_TOPIC, HostManager
-from capstan.worker.volume import rpcapi as volume_rpcapi
+from capstan_volumes.scheduler.filter_scheduler import FilterScheduler
+from capstan_volumes.scheduler.host_manager import (VOLUME_TOPIC,
+                                                    VolumeHostManager)
+from capstan_volumes.volume import rpcapi as volume_rpcapi
 
 LOG = logging.getLogger(__name__)
 
@@ -30,11 +31,11 @@ class SchedulerManager(Manager):
 
     RPC_API_VERSION = "1.0"
 
-    def __init__(self, *, host_manager: HostManager | None = None,
+    def __init__(self, *, host_manager: VolumeHostManager | None = None,
                  volume_api: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.volume_api = volume_api or volume_rpcapi.VolumeAPI(self.transport)
-        self.host_manager = host_manager or HostManager.from_conf(self.conf,
+        self.host_manager = host_manager or VolumeHostManager.from_conf(self.conf,
                                                                   self.db)
         self.scheduler = FilterScheduler(
             db=self.db, host_manager=self.host_manager,
@@ -63,7 +64,7 @@ class SchedulerManager(Manager):
     def sync_volume_info(self, context: Any, host: str,
                          volume_ids: list[str], timestamp: float) -> None:
         """Record the volumes ``host`` holds unless a newer list is known."""
-        self.host_manager.sync_volume_info(host, volume_ids, timestamp)
+        self.host_manager.sync_resource_info(host, volume_ids, timestamp)
 
     @rpc.expose
     def create_volume(self, context: Any, volume_id: str,

@@ -1,0 +1,1 @@
+"""The volume application's REST resources and their operations."""

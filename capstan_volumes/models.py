@@ -1,0 +1,37 @@
+"""The application's table: volumes, on the framework's declarative base."""
+from __future__ import annotations
+
+from sqlalchemy import JSON, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from capstan.common.db.models import Base, TimestampMixin
+
+
+class Volume(TimestampMixin, Base):
+    """A volume of the reference application (DESIGN.md section 3)."""
+
+    __tablename__ = "volumes"
+    __table_args__ = (
+        # The list's default order, newest first (migration 0002).
+        Index("volumes_project_created", "project_id", "created_at", "id"),
+        Index("volumes_created", "created_at", "id"),
+        Index("volumes_host_status", "host", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    host: Mapped[str | None] = mapped_column(String(255))
+    availability_zone: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    # "metadata" is reserved on declarative classes, hence the attribute name.
+    meta: Mapped[dict] = mapped_column("metadata", JSON, nullable=False,
+                                       default=dict)
+    scheduler_hints: Mapped[dict] = mapped_column(JSON, nullable=False,
+                                                  default=dict)
+    schedule_attempts: Mapped[int] = mapped_column(Integer, nullable=False,
+                                                   default=0)
+    export_location: Mapped[str | None] = mapped_column(String(1024))
+    fault: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,1 @@
+"""The volume application's scheduler: places volumes on volume hosts."""
