@@ -91,8 +91,11 @@ def import_class(path: str) -> type:
 
 def _load_entry_point(namespace: str, name: str, what: str) -> type:
     try:
-        manager = stevedore_driver.DriverManager(namespace, name,
-                                                 invoke_on_load=False)
+        # NOTE(capstan): no stevedore warning for a missing name: the
+        # PluginNotFound raised below says it, and the caller reports it.
+        manager = stevedore_driver.DriverManager(
+            namespace, name, invoke_on_load=False,
+            on_missing_entrypoints_callback=None)
     except stevedore_exception.NoMatches:
         known = names(namespace)
         raise PluginNotFound(
