@@ -75,6 +75,20 @@ setup(
             "file = capstan.worker.volume.drivers.file:FileDriver",
             "fake = capstan.worker.volume.drivers.fake:FakeDriver",
         ],
+        "capstan.scheduler.filters": [
+            "AvailabilityZoneFilter = capstan.worker.scheduler.filters."
+            "availability_zone:AvailabilityZoneFilter",
+            "CapacityFilter = "
+            "capstan.worker.scheduler.filters.capacity:CapacityFilter",
+            "DifferentHostFilter = "
+            "capstan.worker.scheduler.filters.affinity:DifferentHostFilter",
+            "SameHostFilter = "
+            "capstan.worker.scheduler.filters.affinity:SameHostFilter",
+        ],
+        "capstan.scheduler.weighers": [
+            "CapacityWeigher = "
+            "capstan.worker.scheduler.weighers.capacity:CapacityWeigher",
+        ],
         "oslo.config.opts": [
             "capstan = capstan.common.config:list_opts",
         ],
