@@ -83,6 +83,20 @@ setup(
         "capstan.applications": [
             "capstan_volumes = capstan_volumes.application:APPLICATION",
         ],
+        "capstan.scheduler.filters": [
+            "AvailabilityZoneFilter = capstan.worker.scheduler.filters."
+            "availability_zone:AvailabilityZoneFilter",
+            "CapacityFilter = "
+            "capstan.worker.scheduler.filters.capacity:CapacityFilter",
+            "DifferentHostFilter = "
+            "capstan.worker.scheduler.filters.affinity:DifferentHostFilter",
+            "SameHostFilter = "
+            "capstan.worker.scheduler.filters.affinity:SameHostFilter",
+        ],
+        "capstan.scheduler.weighers": [
+            "CapacityWeigher = "
+            "capstan.worker.scheduler.weighers.capacity:CapacityWeigher",
+        ],
         "oslo.config.opts": [
             "capstan = capstan.common.config:list_opts",
             "capstan_volumes = capstan_volumes.options:list_opts",

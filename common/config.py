@@ -152,15 +152,18 @@ scheduler_opts = [
                 default=["AvailabilityZoneFilter", "CapacityFilter",
                          "DifferentHostFilter", "SameHostFilter"],
                 help="Host filters, applied in this order; a host must pass "
-                     "them all. Built-in: AvailabilityZoneFilter, "
-                     "CapacityFilter, DifferentHostFilter, SameHostFilter; "
-                     "any other entry is the dotted path of a "
+                     "them all. Each entry is an entry-point name of the "
+                     "capstan.scheduler.filters group (built in: "
+                     "AvailabilityZoneFilter, CapacityFilter, "
+                     "DifferentHostFilter, SameHostFilter) or the dotted "
+                     "path of a "
                      "capstan.worker.scheduler.filters.BaseHostFilter subclass."),
     cfg.ListOpt("weighers", default=["CapacityWeigher"],
                 help="Host weighers; each one's weights are normalised to "
                      "[0, 1] across the hosts, multiplied by its multiplier "
-                     "and summed, and the heaviest host wins. Built-in: "
-                     "CapacityWeigher; any other entry is the dotted path "
+                     "and summed, and the heaviest host wins. Each entry is "
+                     "an entry-point name of the capstan.scheduler.weighers "
+                     "group (built in: CapacityWeigher) or the dotted path "
                      "of a capstan.worker.scheduler.weighers.BaseHostWeigher "
                      "subclass."),
     cfg.FloatOpt("capacity_weight_multiplier", default=1.0,

@@ -5,6 +5,7 @@ import datetime
 import types
 
 import pytest
+from stevedore import extension
 
 from capstan.common import config, exception
 from capstan.worker.scheduler.filters import BaseHostFilter
@@ -357,6 +358,32 @@ def test_from_conf_takes_a_dotted_path_and_the_multiplier(db):
 
     assert isinstance(manager.filters[0], EverythingFilter)
     assert manager.weighers[0].multiplier == -2.0
+
+
+def test_from_conf_takes_a_filter_of_another_distribution_by_name(
+        db, tmp_path, monkeypatch):
+    # A distribution as pip installs one, declaring a filter in the group.
+    info = tmp_path / "capstan_site_filters-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: capstan-site-filters\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[capstan.scheduler.filters]\n"
+        f"Everything = {__name__}:EverythingFilter\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    # NOTE(capstan): stevedore keeps each group's entry points for the life
+    # of the process; start from an empty memo so that it rescans.
+    monkeypatch.setattr(extension.ExtensionManager, "ENTRY_POINT_CACHE", {})
+
+    manager = HostManager.from_conf(
+        _conf(filters=["Everything", "CapacityFilter"]), db)
+
+    assert [type(f) for f in manager.filters] == [EverythingFilter,
+                                                  CapacityFilter]
+    with pytest.raises(exception.Invalid, match=(
+            "use one of AvailabilityZoneFilter, CapacityFilter, "
+            "DifferentHostFilter, Everything, SameHostFilter or")):
+        HostManager.from_conf(_conf(filters=["Nothing"]), db)
 
 
 @pytest.mark.parametrize("option, names, message", [

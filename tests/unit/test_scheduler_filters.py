@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from capstan.common import plugins
+from capstan.worker.scheduler import filters
 from capstan.worker.scheduler.filters.affinity import (DifferentHostFilter,
                                                SameHostFilter)
 from capstan.worker.scheduler.filters.availability_zone import AvailabilityZoneFilter
@@ -15,6 +17,13 @@ def _host(name="h1", **caps):
               "allocated_capacity_gb": 50, "availability_zone": "az1"}
     values.update(caps)
     return HostState(name, values, timestamp=1.0)
+
+
+@pytest.mark.parametrize("cls", [AvailabilityZoneFilter, CapacityFilter,
+                                 DifferentHostFilter, SameHostFilter])
+def test_filters_built_in_are_entry_points_under_their_class_name(cls):
+    assert plugins.load_class(filters.NAMESPACE, cls.__name__,
+                              filters.BaseHostFilter) is cls
 
 
 def test_availability_zone_filter_passes_the_asked_zone_only():

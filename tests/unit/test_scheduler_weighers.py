@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import pytest
 
+from capstan.common import plugins
 from capstan.worker.scheduler.filters.capacity import CapacityFilter
 from capstan.worker.scheduler.host_manager import HostManager
 from capstan.worker.scheduler.host_state import HostState, RequestSpec
-from capstan.worker.scheduler.weighers import BaseHostWeigher, normalize
+from capstan.worker.scheduler.weighers import (NAMESPACE, BaseHostWeigher,
+                                               normalize)
 from capstan.worker.scheduler.weighers.capacity import CapacityWeigher
 
 
@@ -15,6 +17,11 @@ def _host(name, free, total=100, **caps):
                             "free_capacity_gb": free,
                             "allocated_capacity_gb": total - free, **caps},
                      timestamp=1.0)
+
+
+def test_weighers_built_in_are_entry_points_under_their_class_name():
+    assert plugins.load_class(NAMESPACE, "CapacityWeigher",
+                              BaseHostWeigher) is CapacityWeigher
 
 
 @pytest.mark.parametrize("weights, expected", [

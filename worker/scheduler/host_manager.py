@@ -21,9 +21,7 @@ import logging
 import time
 from typing import Any, Callable, Iterable
 
-from oslo_utils import importutils
-
-from capstan.common import exception, records
+from capstan.common import exception, plugins, records
 from capstan.common.db.api import Database
 from capstan.worker.scheduler import filters as filters_pkg
 from capstan.worker.scheduler import weighers as weighers_pkg
@@ -91,10 +89,10 @@ class HostManager:
         go to the constructor (``services_ttl``, clocks)."""
         options = conf.scheduler
         filter_classes = _load_classes(
-            "filters", options.filters, filters_pkg.BUILTIN,
+            "filters", options.filters, filters_pkg.NAMESPACE,
             filters_pkg.BaseHostFilter)
         weigher_classes = _load_classes(
-            "weighers", options.weighers, weighers_pkg.BUILTIN,
+            "weighers", options.weighers, weighers_pkg.NAMESPACE,
             weighers_pkg.BaseHostWeigher)
         return cls(db=db,
                    filters=[c.from_conf(conf) for c in filter_classes],
@@ -297,34 +295,22 @@ class HostManager:
         return totals
 
 
-def _load_classes(option: str, names: list[str], builtin: dict[str, str],
+def _load_classes(option: str, names: list[str], namespace: str,
                   base: type) -> list[type]:
     """Resolve ``[scheduler] <option>`` names to classes, or raise Invalid."""
     classes = []
     for name in names:
-        path = builtin.get(name, name)
-        if "." not in path:
-            raise exception.Invalid(
-                f"[scheduler] {option}: unknown name {name!r}; use one of "
-                f"{', '.join(sorted(builtin))} or the dotted path of a "
-                f"{base.__name__} subclass")
-        cls = _import_class(option, name, path)
-        if not (isinstance(cls, type) and issubclass(cls, base)):
-            raise exception.Invalid(
-                f"[scheduler] {option}: {name!r} is not a "
-                f"{base.__name__} subclass")
-        classes.append(cls)
+        try:
+            classes.append(plugins.load_class(namespace, name, base,
+                                              what=option.rstrip("s")))
+        except plugins.PluginNotFound as exc:
+            raise exception.Invalid(_why(option, base, exc)) from None
     return classes
 
 
-def _import_class(option: str, name: str, path: str) -> Any:
-    # NOTE(capstan): not importutils.import_class, whose error for a missing
-    # class embeds a whole formatted traceback in its message.
-    module_name, _, class_name = path.rpartition(".")
-    try:
-        return getattr(importutils.import_module(module_name), class_name)
-    except (ImportError, ValueError, AttributeError) as exc:
-        text = str(exc).strip().splitlines()
-        raise exception.Invalid(
-            f"[scheduler] {option}: cannot load {name!r}: "
-            f"{text[0] if text else type(exc).__name__}") from None
+def _why(option: str, base: type, exc: plugins.PluginNotFound) -> str:
+    if exc.known is None:
+        return f"[scheduler] {option}: {exc}"
+    known = ", ".join(exc.known) or "(none installed)"
+    return (f"[scheduler] {option}: unknown name {exc.name!r}; use one of "
+            f"{known} or the dotted path of a {base.__name__} subclass")

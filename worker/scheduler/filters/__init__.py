@@ -15,15 +15,9 @@ from typing import Any
 
 from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
-# Names usable in [scheduler] filters; anything else must be a dotted path.
-BUILTIN = {
-    "AvailabilityZoneFilter":
-        "capstan.worker.scheduler.filters.availability_zone.AvailabilityZoneFilter",
-    "CapacityFilter": "capstan.worker.scheduler.filters.capacity.CapacityFilter",
-    "DifferentHostFilter":
-        "capstan.worker.scheduler.filters.affinity.DifferentHostFilter",
-    "SameHostFilter": "capstan.worker.scheduler.filters.affinity.SameHostFilter",
-}
+# The entry-point group of [scheduler] filters names; setup.py declares the
+# built-in filters in it.
+NAMESPACE = "capstan.scheduler.filters"
 
 
 class BaseHostFilter(abc.ABC):

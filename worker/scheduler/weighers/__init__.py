@@ -12,10 +12,9 @@ from typing import Any, Sequence
 
 from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
-# Names usable in [scheduler] weighers; anything else must be a dotted path.
-BUILTIN = {
-    "CapacityWeigher": "capstan.worker.scheduler.weighers.capacity.CapacityWeigher",
-}
+# The entry-point group of [scheduler] weighers names; setup.py declares
+# the built-in weighers in it.
+NAMESPACE = "capstan.scheduler.weighers"
 
 
 class BaseHostWeigher(abc.ABC):
