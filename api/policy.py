@@ -30,18 +30,18 @@ BASE_RULES = [
 
 
 def documented_rule(name: str, check: str, description: str, method: str,
-          path: str) -> policy.DocumentedRuleDefault:
+                    path: str) -> policy.DocumentedRuleDefault:
     return policy.DocumentedRuleDefault(
         name, check, description, [{"method": method, "path": path}])
 
 
 OPERATION_RULES = [
     documented_rule("services:list", ADMIN, "List services with their state.",
-          "GET", "/v1/services"),
+                    "GET", "/v1/services"),
     documented_rule("services:update", ADMIN, "Enable, disable or force down a "
-          "service.", "PUT", "/v1/services/{id}"),
+                    "service.", "PUT", "/v1/services/{id}"),
     documented_rule("services:delete", ADMIN, "Delete a service record.",
-          "DELETE", "/v1/services/{id}"),
+                    "DELETE", "/v1/services/{id}"),
 ]
 
 

@@ -59,7 +59,7 @@ def build(db: Database, hosts: int, rng: random.Random) -> HostManager:
             "thin_provisioning": thin, "max_over_subscription_ratio": 20.0,
             "availability_zone": "zone1" if i % 2 else "zone2"}, stamp)
         manager.sync_resource_info(f"host-{i:05d}",
-                                 [f"vol-{i}-{k}" for k in range(3)], stamp)
+                                   [f"vol-{i}-{k}" for k in range(3)], stamp)
     return manager
 
 

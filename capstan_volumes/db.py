@@ -196,7 +196,7 @@ def ids_by_host(db: Database, host: str) -> list[str]:
 
 def get_by_host(db: Database, host: str, *,
                 statuses: tuple[str, ...] | None = None
-        ) -> list[Volume]:
+                ) -> list[Volume]:
     table = Volume
     query = sa.select(table).where(table.host == host,
                                    table.deleted_at.is_(None))
@@ -217,7 +217,6 @@ def get_stuck_creating(db: Database, older_than: datetime.datetime,
              .order_by(table.created_at).limit(limit))
     with db.session() as session:
         return list(session.scalars(query))
-
 
 
 def cas_creating(db: Database, volume_id: str, *,

@@ -8,17 +8,18 @@ from capstan.api.policy import ADMIN, OWNER_OR_ADMIN, documented_rule
 
 RULES = [
     documented_rule("volumes:create", OWNER_OR_ADMIN, "Create a volume.",
-          "POST", "/v1/volumes"),
+                    "POST", "/v1/volumes"),
     documented_rule("volumes:get_all", OWNER_OR_ADMIN, "List volumes.",
-          "GET", "/v1/volumes"),
+                    "GET", "/v1/volumes"),
     documented_rule("volumes:get", OWNER_OR_ADMIN, "Show a volume.",
-          "GET", "/v1/volumes/{id}"),
+                    "GET", "/v1/volumes/{id}"),
     documented_rule("volumes:delete", OWNER_OR_ADMIN, "Delete a volume.",
-          "DELETE", "/v1/volumes/{id}"),
+                    "DELETE", "/v1/volumes/{id}"),
     documented_rule("volumes:extend", OWNER_OR_ADMIN, "Extend a volume.",
-          "POST", "/v1/volumes/{id}/action"),
-    documented_rule("scheduler_stats:pools", ADMIN, "List the scheduler's pools.",
-          "GET", "/v1/scheduler-stats/pools"),
+                    "POST", "/v1/volumes/{id}/action"),
+    documented_rule("scheduler_stats:pools", ADMIN,
+                    "List the scheduler's pools.", "GET",
+                    "/v1/scheduler-stats/pools"),
 ]
 
 

@@ -54,7 +54,8 @@ class VolumeOperations:
 
     # -- reads ------------------------------------------------------------
 
-    def get(self, context: RequestContext, volume_id: str) -> volume_models.Volume:
+    def get(self, context: RequestContext,
+            volume_id: str) -> volume_models.Volume:
         """A live volume the caller may see; VolumeNotFound otherwise."""
         return volume_db.get(self.db, volume_id, project_id=_scope(context))
 
@@ -69,8 +70,8 @@ class VolumeOperations:
             except volume_exception.VolumeNotFound:
                 raise exception.Invalid(f"marker {marker} is not a volume "
                                         "you can see.") from None
-        return volume_db.list_page(self.db, 
-            project_id=project_id, filters=filters, limit=limit,
+        return volume_db.list_page(
+            self.db, project_id=project_id, filters=filters, limit=limit,
             marker=marker, sort_key=sort_key, sort_dir=sort_dir)
 
     # -- create -----------------------------------------------------------
@@ -84,11 +85,11 @@ class VolumeOperations:
         the row when it re-sends a lost cast."""
         self._check_hinted_volumes(context, scheduler_hints)
         now = self.db.now()
-        volume = volume_db.create(self.db, 
-            id=str(uuid.uuid4()), size=size,
+        volume = volume_db.create(
+            self.db, id=str(uuid.uuid4()), size=size,
             # NOTE(capstan): "" for "no name" and updated_at set from the
             # start keep the sortable columns free of NULLs, which keyset
-            # pagination (volume_list's marker) cannot step over. The view
+            # pagination (the list's marker) cannot step over. The view
             # shows "" as null.
             name=name or "", status="creating", host=None,
             availability_zone=availability_zone,
@@ -100,8 +101,9 @@ class VolumeOperations:
                 "scheduler_hints": volume.scheduler_hints}
         self._send(volume, "create", lambda: self.scheduler_api.create_volume(
             context, volume_id=volume.id, request_spec=spec),
-            undo=lambda fault: volume_db.cas_creating(self.db, 
-                volume.id, expected_host=None, status="error", fault=fault))
+            undo=lambda fault: volume_db.cas_creating(
+                self.db, volume.id, expected_host=None, status="error",
+                fault=fault))
         LOG.info("volume %s (%s GiB) sent to the scheduler", volume.id,
                  volume.size)
         return volume
@@ -121,7 +123,8 @@ class VolumeOperations:
 
     # -- delete and extend ------------------------------------------------
 
-    def delete(self, context: RequestContext, volume: volume_models.Volume) -> None:
+    def delete(self, context: RequestContext,
+               volume: volume_models.Volume) -> None:
         """Delete ``volume``: through its host, or at once if it has none.
 
         A volume in a transitional status raises InvalidVolumeStatus (409).
@@ -136,8 +139,9 @@ class VolumeOperations:
         self._swap(volume, DELETABLE, status="deleting")
         self._send(volume, "delete", lambda: self.volume_api.delete_volume(
             context, host=volume.host, volume_id=volume.id),
-            undo=lambda fault: volume_db.cas(self.db, 
-                volume.id, "deleting", status=volume.status, fault=fault))
+            undo=lambda fault: volume_db.cas(
+                self.db, volume.id, "deleting", status=volume.status,
+                fault=fault))
         LOG.info("volume %s deletion sent to %s", volume.id, volume.host)
 
     def extend(self, context: RequestContext, volume: volume_models.Volume,
@@ -151,8 +155,9 @@ class VolumeOperations:
         self._send(volume, "extend", lambda: self.volume_api.extend_volume(
             context, host=volume.host, volume_id=volume.id,
             new_size=new_size),
-            undo=lambda fault: volume_db.cas(self.db, 
-                volume.id, "extending", status="available", fault=fault))
+            undo=lambda fault: volume_db.cas(
+                self.db, volume.id, "extending", status="available",
+                fault=fault))
         LOG.info("volume %s extension to %s GiB sent to %s", volume.id,
                  new_size, volume.host)
 
@@ -206,7 +211,8 @@ def _scope(context: RequestContext) -> str | None:
     return context.project_id
 
 
-def _check_status(volume: volume_models.Volume, allowed: tuple[str, ...]) -> None:
+def _check_status(volume: volume_models.Volume,
+                  allowed: tuple[str, ...]) -> None:
     if volume.status not in allowed:
         raise volume_exception.InvalidVolumeStatus(
             volume_id=volume.id, status=volume.status,

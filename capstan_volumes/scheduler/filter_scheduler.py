@@ -82,7 +82,7 @@ class FilterScheduler:
         if state.availability_zone:
             values["availability_zone"] = state.availability_zone
         if not volume_db.cas_creating(self.db, spec.resource_id,
-                                           expected_host=None, **values):
+                                      expected_host=None, **values):
             self.host_manager.release(state, spec)
             LOG.info("volume %s is no longer waiting for a host (deleted "
                      "or placed already); not sending it", spec.resource_id)
@@ -101,9 +101,9 @@ class FilterScheduler:
             return 0
         if volume.host is None and not self.host_manager.has_reports():
             return 0  # Not an attempt: nothing to place it on is known.
-        if not volume_db.cas_creating(self.db, 
-                volume.id, expected_host=volume.host, attempts=attempts,
-                schedule_attempts=attempts + 1):
+        if not volume_db.cas_creating(
+                self.db, volume.id, expected_host=volume.host,
+                attempts=attempts, schedule_attempts=attempts + 1):
             return 0  # It moved on, or another scheduler took it.
         LOG.warning("volume %s stuck in creating (host %s); re-sending, "
                     "attempt %d of %d", volume.id, volume.host or "none",
@@ -116,7 +116,7 @@ class FilterScheduler:
         except exception.NoValidHost as exc:
             # Left in creating: hosts may come back before the last try.
             volume_db.cas_creating(self.db, volume.id, expected_host=None,
-                                        fault=str(exc))
+                                   fault=str(exc))
         return 1
 
     def _cast_create(self, context: Any, host: str, volume_id: str) -> None:
@@ -131,8 +131,8 @@ class FilterScheduler:
     def _fail(self, volume_id: str, host: str | None, fault: str,
               attempts: int | None = None) -> None:
         if volume_db.cas_creating(self.db, volume_id, expected_host=host,
-                                       attempts=attempts, status="error",
-                                       fault=fault):
+                                  attempts=attempts, status="error",
+                                  fault=fault):
             LOG.warning("volume %s set to error: %s", volume_id, fault)
 
 

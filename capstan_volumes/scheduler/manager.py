@@ -1,8 +1,9 @@
 """SchedulerManager: the scheduler topic's RPC endpoint.
 
 A thin facade: what the volume workers report goes to the
-:class:`~capstan_volumes.scheduler.host_manager.VolumeHostManager`, placements and
-re-sends to the :class:`~worker.scheduler.filter_scheduler.FilterScheduler`.
+:class:`~capstan_volumes.scheduler.host_manager.VolumeHostManager`,
+placements and re-sends to the
+:class:`~capstan_volumes.scheduler.filter_scheduler.FilterScheduler`.
 """
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ class SchedulerManager(Manager):
                  volume_api: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.volume_api = volume_api or volume_rpcapi.VolumeAPI(self.transport)
-        self.host_manager = host_manager or VolumeHostManager.from_conf(self.conf,
-                                                                  self.db)
+        self.host_manager = host_manager or VolumeHostManager.from_conf(
+            self.conf, self.db)
         self.scheduler = FilterScheduler(
             db=self.db, host_manager=self.host_manager,
             volume_api=self.volume_api,

@@ -52,7 +52,7 @@ class VolumeManager(SchedulerDependentManager):
         self.driver.do_setup()
         context = capstan_context.get_admin_context()
         for volume in volume_db.get_by_host(self.db, self.host,
-                                                 statuses=TRANSITIONAL):
+                                            statuses=TRANSITIONAL):
             LOG.info("recovering volume %s left %s", volume.id, volume.status)
             if volume.status == "creating":
                 self.create_volume(context, volume.id, publish=False)
@@ -75,13 +75,14 @@ class VolumeManager(SchedulerDependentManager):
         except Exception as exc:
             LOG.exception("creating volume %s failed", volume_id)
             volume_db.cas_creating(self.db, volume_id, expected_host=self.host,
-                                        status="error",
-                                        fault=_fault("create", exc))
+                                   status="error",
+                                   fault=_fault("create", exc))
         else:
             # Only if the volume is still this host's to create.
-            if volume_db.cas_creating(self.db, 
-                    volume_id, expected_host=self.host, status="available",
-                    export_location=location, fault=None):
+            if volume_db.cas_creating(
+                    self.db, volume_id, expected_host=self.host,
+                    status="available", export_location=location,
+                    fault=None):
                 LOG.info("volume %s available at %s", volume_id, location)
             else:
                 self._drop_if_moved_on(volume_id)
@@ -99,11 +100,12 @@ class VolumeManager(SchedulerDependentManager):
             self.driver.delete_volume(volume.id)
         except Exception as exc:
             LOG.exception("deleting volume %s failed", volume_id)
-            volume_db.cas(self.db, volume_id, "deleting", status="error_deleting",
-                               fault=_fault("delete", exc))
+            volume_db.cas(self.db, volume_id, "deleting",
+                          status="error_deleting",
+                          fault=_fault("delete", exc))
         else:
             volume_db.cas(self.db, volume_id, "deleting",
-                               deleted_at=self.db.now())
+                          deleted_at=self.db.now())
             LOG.info("volume %s deleted", volume_id)
         if publish:
             self._report_change(context)
@@ -120,10 +122,10 @@ class VolumeManager(SchedulerDependentManager):
         except Exception as exc:
             LOG.exception("extending volume %s failed", volume_id)
             volume_db.cas(self.db, volume_id, "extending", status="available",
-                               fault=_fault("extend", exc))
+                          fault=_fault("extend", exc))
         else:
             volume_db.cas(self.db, volume_id, "extending", status="available",
-                               size=new_size, fault=None)
+                          size=new_size, fault=None)
             LOG.info("volume %s extended to %s GiB", volume_id, new_size)
         self.publish_service_capabilities(context)
 
@@ -191,8 +193,8 @@ class VolumeManager(SchedulerDependentManager):
         # already have grown; drivers refuse to shrink (it would drop
         # data), so it is left as it is and the fault says what happened.
         volume_db.cas(self.db, volume.id, "extending", status="available",
-                           fault="extend interrupted by a restart of "
-                                 f"{self.host}; size unchanged")
+                      fault="extend interrupted by a restart of "
+                      f"{self.host}; size unchanged")
 
     def _refresh_capabilities(self, context: Any) -> None:
         capabilities = dict(self.driver.get_capabilities())
@@ -203,8 +205,8 @@ class VolumeManager(SchedulerDependentManager):
         # before it casts). Without this, a burst of creates over-filled
         # the emptiest host past max_over_subscription_ratio.
         capabilities.setdefault(
-            "provisioned_capacity_gb", volume_db.sum_size_by_host(self.db, 
-                self.host, exclude_statuses=NOT_PROVISIONED))
+            "provisioned_capacity_gb", volume_db.sum_size_by_host(
+                self.db, self.host, exclude_statuses=NOT_PROVISIONED))
         capabilities.setdefault("thin_provisioning", True)
         capabilities["max_over_subscription_ratio"] = (
             self.conf.file_driver.max_over_subscription_ratio)

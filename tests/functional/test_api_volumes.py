@@ -127,7 +127,7 @@ def wait_status(env, volume_id, status, headers=MEMBER):
 def place(env, volume_id, status="available", host="h1"):
     """Put a row where a worker would have (no worker in these tests)."""
     assert volume_db.cas_creating(env.db, volume_id, expected_host=None,
-                                      host=host)
+                                  host=host)
     assert volume_db.cas(env.db, volume_id, "creating", status=status)
 
 
@@ -540,8 +540,8 @@ def test_volume_create_with_broker_down_answers_503_and_errors_row(
 def test_volume_delete_and_extend_with_broker_down_undo_the_swap(down_env):
     volume_id = str(uuid.uuid4())
     volume_db.create(down_env.db, id=volume_id, size=2, status="available",
-                              host="h1", project_id="p1", user_id="bob",
-                              name="")
+                     host="h1", project_id="p1", user_id="bob",
+                     name="")
 
     assert_error(delete(down_env, volume_id), 503)
     row = volume_db.get(down_env.db, volume_id)

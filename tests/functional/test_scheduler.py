@@ -107,7 +107,7 @@ class Cloud:
         """Write the row in ``creating``, as the API does before casting."""
         volume_id = str(uuid.uuid4())
         volume_db.create(self.db, id=volume_id, size=size, status="creating",
-                              project_id="p1", user_id="u1", **values)
+                         project_id="p1", user_id="u1", **values)
         return volume_id
 
     def create(self, size: int, availability_zone: str | None = None,
@@ -145,7 +145,8 @@ class Cloud:
     def age(self, volume_id: str) -> None:
         """Make a row look untouched for two hours (a lost cast)."""
         long_ago = self.db.now() - datetime.timedelta(hours=2)
-        assert volume_db.cas(self.db, volume_id, "creating", updated_at=long_ago)
+        assert volume_db.cas(self.db, volume_id,
+                             "creating", updated_at=long_ago)
 
     def service_id(self, host: str) -> int:
         return self.db.service_get_by_host_topic(host, "volume").id

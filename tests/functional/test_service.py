@@ -440,7 +440,8 @@ def test_load_manager_by_dotted_path():
 
 @pytest.mark.parametrize("path, reason", [
     ("no_such_pkg.Manager", "No module named 'no_such_pkg'"),
-    ("capstan_volumes.volume.manager.NoSuchManager", "has no attribute NoSuchManager"),
+    ("capstan_volumes.volume.manager.NoSuchManager",
+     "has no attribute NoSuchManager"),
     ("VolumeManager", "not a dotted path"),
 ])
 def test_load_manager_bad_path_raises_one_line(path, reason):

@@ -243,7 +243,7 @@ def test_server_hard_stop_kills_in_flight_request(make_server, gated_app):
 
 @pytest.mark.timeout(60)
 def test_server_second_stop_not_graceful_ends_waiting_stop(make_server,
-                                                            gated_app):
+                                                           gated_app):
     server = make_server(gated_app)
     server.start()
     busy = _connect(server)

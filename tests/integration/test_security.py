@@ -137,7 +137,7 @@ def _assert_error(response: requests.Response, status: int) -> None:
     ("GET", "/v1/scheduler-stats/pools", None),
 ])
 def test_security_member_forging_admin_headers_gets_403(live, method, path,
-                                                         body):
+                                                        body):
     response = live.as_["bob"](method, path, headers=FORGED_ADMIN,
                                json=body)
 

@@ -335,7 +335,8 @@ def test_workers_respawn_and_parent_stops_cleanly(env):
 def test_killed_worker_reads_down_after_service_down_time(env):
     worker = env.start_ready_worker(report_interval=1, service_down_time=3)
 
-    first = procs.wait_until(env.record, what="the service record").report_count
+    first = procs.wait_until(
+        env.record, what="the service record").report_count
     procs.wait_until(lambda: env.record().report_count > first,
                      what="a heartbeat", diagnose=worker.log_tail)
     assert env.is_up(env.record())

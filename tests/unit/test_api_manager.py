@@ -61,7 +61,7 @@ def ctxt():
 def _messages(caplog, level=None):
     return [r.getMessage() for r in caplog.records
             if r.name == "capstan.api.manager" and (level is None or
-                                            r.levelno == level)]
+                                                    r.levelno == level)]
 
 
 def _row(db, service_id):

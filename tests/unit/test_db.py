@@ -178,16 +178,16 @@ def test_session_on_postgresql_does_not_block_other_green_threads(pg_url):
 def test_volume_list_paginates_nullable_sort_key_without_losing_rows(database):
     for index in range(7):
         volume_db.create(database, id=f"00000000-0000-0000-0000-00000000000{index}",
-                               size=1, status="available",
-                               name=None if index % 2 else f"v{index}",
-                               project_id="p", meta={}, scheduler_hints={})
+                         size=1, status="available",
+                         name=None if index % 2 else f"v{index}",
+                         project_id="p", meta={}, scheduler_hints={})
     for sort_key in ("name", "updated_at"):
         for sort_dir in ("asc", "desc"):
             seen, marker = [], None
             while True:
                 page = volume_db.list_page(database, limit=2, marker=marker,
-                                            sort_key=sort_key,
-                                            sort_dir=sort_dir)
+                                           sort_key=sort_key,
+                                           sort_dir=sort_dir)
                 if not page:
                     break
                 seen += [row.id for row in page]
@@ -200,17 +200,17 @@ def test_volume_sum_size_by_host_counts_live_rows_except_excluded(database):
             ("a", 2, "available"), ("a", 3, "creating"), ("a", 5, "error"),
             ("b", 7, "available")]):
         volume_db.create(database, id=f"10000000-0000-0000-0000-00000000000{index}",
-                               size=size, status=status, host=host,
-                               meta={}, scheduler_hints={})
+                         size=size, status=status, host=host,
+                         meta={}, scheduler_hints={})
     assert volume_db.sum_size_by_host(database, "a") == 10
-    assert volume_db.sum_size_by_host(database, 
-        "a", exclude_statuses=("error",)) == 5
+    assert volume_db.sum_size_by_host(
+        database, "a", exclude_statuses=("error",)) == 5
     assert volume_db.sum_size_by_host(database, "nobody") == 0
 
 
 def test_volume_create_returns_the_row_with_its_defaults(database):
     row = volume_db.create(database, id="20000000-0000-0000-0000-000000000000",
-                                 size=3, status="creating", meta={"k": "v"})
+                           size=3, status="creating", meta={"k": "v"})
     assert (row.meta, row.scheduler_hints, row.schedule_attempts) == (
         {"k": "v"}, {}, 0)
     assert row.created_at is not None
@@ -223,15 +223,15 @@ def test_volume_create_returns_the_row_with_its_defaults(database):
 def test_volume_cas_changes_only_a_live_row_in_an_expected_status(database):
     volume_id = "30000000-0000-0000-0000-000000000000"
     volume_db.create(database, id=volume_id, size=1, status="creating",
-                           host="a")
+                     host="a")
     assert not volume_db.cas(database, volume_id, "deleting", status="error")
     assert volume_db.cas(database, volume_id, ("extending", "creating"),
-                               status="available", export_location="x")
+                         status="available", export_location="x")
     assert not volume_db.cas(database, volume_id, "creating", status="error")
     state = volume_db.get_state(database, volume_id)
     assert (state.host, state.status, state.size) == ("a", "available", 1)
     assert volume_db.cas(database, volume_id, "available",
-                               deleted_at=database.now())
+                         deleted_at=database.now())
     assert volume_db.get_state(database, volume_id) is None
     assert not volume_db.cas(database, volume_id, "available", status="error")
 
@@ -240,15 +240,15 @@ def test_volume_cas_creating_matches_host_and_attempts(database):
     volume_id = "40000000-0000-0000-0000-000000000000"
     volume_db.create(database, id=volume_id, size=1, status="creating")
     assert not volume_db.cas_creating(database, volume_id, expected_host="a",
-                                            host="b")
+                                      host="b")
     assert volume_db.cas_creating(database, volume_id, expected_host=None,
-                                        host="a", fault=None)
+                                  host="a", fault=None)
     assert not volume_db.cas_creating(database, volume_id, expected_host=None,
-                                            host="b")
+                                      host="b")
     assert not volume_db.cas_creating(database, volume_id, expected_host="a",
-                                            attempts=1, schedule_attempts=2)
+                                      attempts=1, schedule_attempts=2)
     assert volume_db.cas_creating(database, volume_id, expected_host="a",
-                                        attempts=0, schedule_attempts=1)
+                                  attempts=0, schedule_attempts=1)
     assert volume_db.ids_by_host(database, "a") == [volume_id]
     assert volume_db.get_state(database, volume_id).host == "a"
 

@@ -86,7 +86,8 @@ def test_host_state_report_sent_after_placement_replaces_it():
 
 def test_host_state_sync_replaces_ids_but_keeps_later_placements():
     state = HostState("h1", _caps(), timestamp=10.0, resource_ids=["old"])
-    state.consume_from_request(RequestSpec(size=1, resource_id="new"), now=12.0)
+    state.consume_from_request(RequestSpec(
+        size=1, resource_id="new"), now=12.0)
 
     removed, added = state.sync_resource_ids(["other"], 11.0)
 

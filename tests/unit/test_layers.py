@@ -19,9 +19,9 @@ APPLICATION = ROOT / "capstan_volumes"
 
 def test_import_linter_contracts_are_kept():
     lint = pathlib.Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(lint), "--config", str(ROOT / ".importlinter")],
-                            cwd=ROOT, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [str(lint), "--config", str(ROOT / ".importlinter")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "broken" not in result.stdout.split("Contracts:")[-1].split(
         "\n")[0].replace("0 broken", "")
@@ -30,9 +30,10 @@ def test_import_linter_contracts_are_kept():
 def _framework_imports(path: pathlib.Path):
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and (
-                node.module == "capstan" or node.module.startswith("capstan.")):
-            yield node.module, [alias.name for alias in node.names]
+        module = getattr(node, "module", None) or ""
+        if isinstance(node, ast.ImportFrom) and (
+                module == "capstan" or module.startswith("capstan.")):
+            yield module, [alias.name for alias in node.names]
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("capstan."):
@@ -59,13 +60,13 @@ def test_framework_names_no_application_concept():
                     continue
                 path = pathlib.Path(directory, name)
                 text = path.read_text(encoding="utf-8").lower()
-                tokens = set(ast_free_words(text))
+                tokens = set(words_of(text))
                 found += [f"{path.relative_to(ROOT)}: {word}"
                           for word in words if word in tokens]
     assert found == []
 
 
-def ast_free_words(text: str):
+def words_of(text: str):
     word = []
     for char in text:
         if char.isalnum() or char == "_":  # as grep -w counts words

@@ -6,7 +6,7 @@ import pytest
 from capstan.common import plugins
 from capstan.worker.scheduler import filters
 from capstan.worker.scheduler.filters.affinity import (DifferentHostFilter,
-                                               SameHostFilter)
+                                                       SameHostFilter)
 from capstan.worker.scheduler.filters.availability_zone import AvailabilityZoneFilter
 from capstan.worker.scheduler.filters.capacity import CapacityFilter
 from capstan.worker.scheduler.host_state import HostState, RequestSpec

@@ -7,7 +7,7 @@ import pytest
 
 from capstan.common import config
 from capstan.common.wsgi_service import (Loader, find_paste_config,
-                                 paste_config_candidates)
+                                         paste_config_candidates)
 
 TRIVIAL_INI = """\
 [app:main]

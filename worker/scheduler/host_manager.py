@@ -115,7 +115,7 @@ class HostManager:
         return True
 
     def sync_resource_info(self, host: str, resource_ids: Iterable[str],
-                         timestamp: float) -> bool:
+                           timestamp: float) -> bool:
         """Take the ids of the resources ``host`` holds; False if stale."""
         state = self._state(host)
         change = state.sync_resource_ids(resource_ids, timestamp)

@@ -159,7 +159,7 @@ class HostState:
         return True
 
     def sync_resource_ids(self, resource_ids: Iterable[str], timestamp: float
-                        ) -> tuple[set[str], set[str]] | None:
+                          ) -> tuple[set[str], set[str]] | None:
         """Replace the resource ids; return (removed, added), None if stale."""
         if self.synced_at is not None and timestamp < self.synced_at:
             return None

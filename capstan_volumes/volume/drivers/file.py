@@ -71,5 +71,6 @@ class FileDriver(VolumeDriver):
         os.truncate(path, new_size_gb * GiB)
 
     def list_volumes(self) -> list[str]:
-        return sorted(name[:-len(SUFFIX)] for name in os.listdir(self.pool_path)
+        return sorted(name[:-len(SUFFIX)]
+                      for name in os.listdir(self.pool_path)
                       if name.endswith(SUFFIX))
