@@ -135,19 +135,114 @@ class _Running:
             self.failed = True
 
 
-class ServiceLauncher:
+class _Launcher:
+    """What both launchers share: wait(), stop(), the loop and the shutdown.
+
+    The loop inside wait() handles the signals (see the module docstring).
+    The shutdown asks everything run to stop, then waits, bounded by
+    graceful_shutdown_timeout plus a grace; a second SIGINT escalates. A
+    subclass says what it runs through these hooks:
+
+    * ``_poll() -> bool``: between signals; False to shut down;
+    * ``_reset()``: pass a SIGHUP on, once the configuration is reloaded;
+    * ``_begin_stop()``: ask for a graceful stop, without waiting;
+    * ``_exit_status() -> int | None``: None while anything runs, then 0/1;
+    * ``_stop_now()`` (a second SIGINT) and ``_give_up()`` (past the
+      deadline) ``-> int | None``: escalate, then return the status to end
+      with, or None to keep waiting (after a second SIGINT, for the grace).
+    """
+
+    # How the log lines name what the launcher runs.
+    _members = "services"
+
+    def __init__(self, graceful_shutdown_timeout: float,
+                 reload_config: Callable[[], None] | None) -> None:
+        self._timeout = graceful_shutdown_timeout
+        self._reload_config = reload_config
+        self._signals = _SignalQueue()
+        self._status: int | None = None
+
+    def wait(self) -> int:
+        """Run until stopped; the exit status (0 after a clean stop).
+
+        A launcher runs once: after it has stopped, wait() returns the
+        same status.
+        """
+        if self._status is not None:
+            return self._status
+        self._signals.install()
+        try:
+            return self._loop()
+        finally:
+            self._signals.restore()
+
+    def stop(self) -> None:
+        """Stop gracefully: via wait() if it is running, here otherwise."""
+        if self._signals.installed:
+            self._signals.push(signal.SIGTERM)
+        else:
+            self._shutdown()
+
+    def _loop(self) -> int:
+        while True:
+            signo = self._signals.pop()
+            if signo in _STOP_SIGNALS:
+                LOG.info("caught %s, stopping %s gracefully",
+                         _signal_name(signo), self._members)
+                return self._shutdown()
+            if signo == signal.SIGHUP:
+                self._reload()
+                continue
+            if not self._poll():
+                return self._shutdown()
+            eventlet.sleep(_POLL_INTERVAL)
+
+    def _reload(self) -> None:
+        LOG.info("caught SIGHUP, reloading configuration and resetting %s",
+                 self._members)
+        if self._reload_config is not None:
+            _call_logged(self._reload_config)
+        self._reset()
+
+    def _shutdown(self) -> int:
+        # What runs drains within the timeout itself; the grace lets it
+        # mark its records stopped before we give up on it.
+        deadline = time.monotonic() + self._timeout + _KILL_GRACE
+        self._begin_stop()
+        self._status = self._await_stopped(deadline)
+        return self._status
+
+    def _await_stopped(self, deadline: float) -> int:
+        while (status := self._exit_status()) is None:
+            signo = self._signals.pop()
+            if signo == signal.SIGINT:
+                LOG.warning("caught SIGINT again, stopping %s immediately",
+                            self._members)
+                status = self._stop_now()
+                if status is not None:
+                    return status
+                deadline = min(deadline, time.monotonic() + _KILL_GRACE)
+            elif signo is not None:
+                LOG.info("already stopping, ignoring %s", _signal_name(signo))
+            if time.monotonic() >= deadline:
+                status = self._give_up()
+                if status is not None:
+                    return status
+                deadline = math.inf
+            eventlet.sleep(_POLL_INTERVAL)
+        return status
+
+
+class ServiceLauncher(_Launcher):
     """Run one or several services in this process until a signal stops them.
 
-    A launcher runs once: after it has stopped, wait() returns the same status.
+    wait() returns 0 after a clean graceful stop, else 1.
     """
 
     def __init__(self, graceful_shutdown_timeout: float,
                  reload_config: Callable[[], None] | None = None) -> None:
-        self._timeout = graceful_shutdown_timeout
-        self._reload_config = reload_config
+        super().__init__(graceful_shutdown_timeout, reload_config)
         self._running: list[_Running] = []
-        self._signals = _SignalQueue()
-        self._status: int | None = None
 
     def launch_service(self, service: Any) -> None:
         """Start service now; exceptions from start() reach the caller."""
@@ -161,75 +256,34 @@ class ServiceLauncher:
         # were ~25% of that request's CPU (docs/benchmarks.md, benchmark 5).
         gc.freeze()
 
-    def wait(self) -> int:
-        """Serve until stopped; 0 after a clean graceful stop, else 1."""
-        if self._status is not None:
-            return self._status
-        self._signals.install()
-        try:
-            return self._serve()
-        finally:
-            self._signals.restore()
-
-    def stop(self) -> None:
-        """Stop gracefully: via wait() if it is running, here otherwise."""
-        if self._signals.installed:
-            self._signals.push(signal.SIGTERM)
-        else:
-            self._shutdown()
-
-    def _serve(self) -> int:
-        while True:
-            signo = self._signals.pop()
-            if signo in _STOP_SIGNALS:
-                LOG.info("caught %s, stopping services gracefully",
-                         _signal_name(signo))
-                return self._shutdown()
-            if signo == signal.SIGHUP:
-                self._reset()
-                continue
-            exited = [r.service for r in self._running if r.exited]
-            if exited:
-                LOG.warning("%s exited on its own, stopping the others",
-                            exited)
-                return self._shutdown()
-            eventlet.sleep(_POLL_INTERVAL)
+    def _poll(self) -> bool:
+        exited = [r.service for r in self._running if r.exited]
+        if exited:
+            LOG.warning("%s exited on its own, stopping the others", exited)
+        return not exited
 
     def _reset(self) -> None:
-        LOG.info("caught SIGHUP, reloading configuration and resetting")
-        if self._reload_config is not None:
-            _call_logged(self._reload_config)
         for running in self._running:
             _call_logged(running.service.reset)
 
-    def _shutdown(self) -> int:
-        # The services drain within the timeout themselves; the grace lets
-        # them mark their records stopped before we give up on them.
-        deadline = time.monotonic() + self._timeout + _KILL_GRACE
+    def _begin_stop(self) -> None:
         for running in self._running:
             running.begin_stop(graceful=True)
-        self._status = self._await_stopped(deadline)
-        return self._status
 
-    def _await_stopped(self, deadline: float) -> int:
-        while not all(r.stopped for r in self._running):
-            signo = self._signals.pop()
-            if signo == signal.SIGINT:
-                return self._stop_now()
-            if signo is not None:
-                LOG.info("already stopping, ignoring %s", _signal_name(signo))
-            if time.monotonic() >= deadline:
-                left = [r.service for r in self._running if not r.stopped]
-                LOG.warning("%s still running after graceful_shutdown_timeout"
-                            " (%s s), giving up on them", left, self._timeout)
-                return 1
-            eventlet.sleep(_POLL_INTERVAL)
+    def _exit_status(self) -> int | None:
+        if not all(r.stopped for r in self._running):
+            return None
         return 1 if any(r.failed for r in self._running) else 0
 
     def _stop_now(self) -> int:
-        LOG.warning("caught SIGINT again, stopping services immediately")
         for running in self._running:
             _call_logged(running.service.stop, graceful=False)
+        return 1
+
+    def _give_up(self) -> int:
+        left = [r.service for r in self._running if not r.stopped]
+        LOG.warning("%s still running after graceful_shutdown_timeout"
+                    " (%s s), giving up on them", left, self._timeout)
         return 1
 
 
@@ -260,19 +314,22 @@ class _Slot:
             self.delay = self.throttle
 
 
-class ProcessLauncher:
-    """Fork workers, keep them running, and pass signals on to them."""
+class ProcessLauncher(_Launcher):
+    """Fork workers, keep them running, and pass signals on to them.
+
+    wait() returns 0 if every worker exited with 0, else 1.
+    """
+
+    _members = "workers"
 
     def __init__(self, graceful_shutdown_timeout: float,
                  reload_config: Callable[[], None] | None = None,
                  respawn_throttle: float = 1.0) -> None:
-        self._timeout = graceful_shutdown_timeout
-        self._reload_config = reload_config
+        super().__init__(graceful_shutdown_timeout, reload_config)
         self._throttle = respawn_throttle
         self._slots: list[_Slot] = []
-        self._signals = _SignalQueue()
         self._stopping = False
-        self._status: int | None = None
+        self._exit_failed = False
 
     def launch_service(self, factory: Callable[[], Any], workers: int) -> None:
         """Fork workers now; each calls factory() after the fork."""
@@ -283,41 +340,35 @@ class ProcessLauncher:
             self._slots.append(slot)
             self._fork(slot)
 
-    def wait(self) -> int:
-        """Supervise workers until stopped; 0 if every worker exited with 0."""
-        if self._status is not None:
-            return self._status
-        self._signals.install()
-        try:
-            return self._supervise()
-        finally:
-            self._signals.restore()
+    def _poll(self) -> bool:
+        self._reap()
+        self._respawn()
+        return True
 
-    def stop(self) -> None:
-        """Stop the workers: via wait() if it is running, here otherwise."""
-        if self._signals.installed:
-            self._signals.push(signal.SIGTERM)
-        else:
-            self._shutdown()
-
-    def _supervise(self) -> int:
-        while True:
-            signo = self._signals.pop()
-            if signo in _STOP_SIGNALS:
-                LOG.info("caught %s, stopping workers", _signal_name(signo))
-                return self._shutdown()
-            if signo == signal.SIGHUP:
-                self._reload()
-                continue
-            self._reap()
-            self._respawn()
-            eventlet.sleep(_POLL_INTERVAL)
-
-    def _reload(self) -> None:
-        LOG.info("caught SIGHUP, reloading configuration, resetting workers")
-        if self._reload_config is not None:
-            _call_logged(self._reload_config)
+    def _reset(self) -> None:
+        # The workers reload configuration themselves (see _run_child).
         self._send(signal.SIGHUP)
+
+    def _begin_stop(self) -> None:
+        self._stopping = True
+        self._send(signal.SIGTERM)
+
+    def _exit_status(self) -> int | None:
+        if any(code != 0 for code in self._reap()):
+            self._exit_failed = True
+        if any(slot.pid is not None for slot in self._slots):
+            return None
+        return 1 if self._exit_failed else 0
+
+    def _stop_now(self) -> None:
+        # Each worker's own launcher stops at once on its second SIGINT.
+        self._send(signal.SIGINT)
+
+    def _give_up(self) -> None:
+        pids = [slot.pid for slot in self._slots if slot.pid is not None]
+        LOG.warning("workers %s still running after graceful_shutdown_timeout"
+                    " (%s s), killing them", pids, self._timeout)
+        self._send(signal.SIGKILL)
 
     def _respawn(self) -> None:
         now = time.monotonic()
@@ -350,30 +401,6 @@ class ProcessLauncher:
                 os.kill(slot.pid, signo)
             except ProcessLookupError:
                 pass  # it has exited; the next _reap() collects it
-
-    def _shutdown(self) -> int:
-        self._stopping = True
-        self._send(signal.SIGTERM)
-        deadline = time.monotonic() + self._timeout + _KILL_GRACE
-        failed = False
-        while any(slot.pid is not None for slot in self._slots):
-            if self._signals.pop() == signal.SIGINT:
-                LOG.warning("caught SIGINT again, stopping workers now")
-                self._send(signal.SIGINT)
-                deadline = min(deadline, time.monotonic() + _KILL_GRACE)
-            failed = any(code != 0 for code in self._reap()) or failed
-            if time.monotonic() >= deadline:
-                self._kill_stragglers()
-                deadline = math.inf
-            eventlet.sleep(_POLL_INTERVAL)
-        self._status = 1 if failed else 0
-        return self._status
-
-    def _kill_stragglers(self) -> None:
-        pids = [slot.pid for slot in self._slots if slot.pid is not None]
-        LOG.warning("workers %s still running after graceful_shutdown_timeout"
-                    " (%s s), killing them", pids, self._timeout)
-        self._send(signal.SIGKILL)
 
     def _fork(self, slot: _Slot) -> None:
         parent_pid = os.getpid()

@@ -1,10 +1,17 @@
 """Services: what a launcher runs.
 
-:class:`Service` wraps a Manager: it keeps the service record alive, serves
-the manager over RPC on ``Target(topic, server=host)`` and runs its periodic
-tasks. :class:`ServiceTimers` is the heartbeat-and-periodic half, shared with
-the API's WSGIService. This module owns every green thread a service has;
-managers and drivers never spawn.
+:class:`BaseService` is the life cycle every service shares: its record,
+the heartbeat and periodic tasks (:class:`ServiceTimers`), the manager's
+hooks, start/stop/wait/reset/kill and the graceful stop. Two kinds build on
+it and supply only how they serve:
+
+* :class:`Service` serves a Manager over RPC on
+  ``Target(topic, server=host)``;
+* :class:`capstan.common.wsgi_service.WSGIService` serves a paste app over
+  HTTP.
+
+This module owns every green thread a service has; managers and drivers
+never spawn.
 """
 from __future__ import annotations
 
@@ -97,7 +104,145 @@ class ServiceTimers:
             return self.periodic_interval
 
 
-class Service:
+class BaseService:
+    """The life cycle every service shares; a subclass says how it serves.
+
+    A service keeps its record in ``services`` alive, runs its manager's
+    hooks and periodic tasks, and serves in between. A launcher drives it::
+
+        start()   check the schema, register the record, init_host,
+                  pre_start_hook, serve, post_start_hook, start the timers
+        stop()    stop serving (draining within graceful_shutdown_timeout),
+                  stop the timers, mark the record stopped
+        wait()    block until stopped; False if the stop gave up on work
+        reset()   reset what serves, then the manager (SIGHUP)
+        kill()    stop at once and delete the record
+
+    A stopped service may be started again. A subclass implements
+    :meth:`_start_serving`, :meth:`_stop_serving` and :meth:`_serving_on`,
+    and may override :meth:`_cut_stop_short` and :meth:`_reset_serving`.
+    ``manager`` may be None: the hooks and periodic tasks are then skipped.
+    """
+
+    def __init__(self, *, conf: cfg.ConfigOpts, db: Database, manager: Any,
+                 host: str, binary: str, topic: str, report_interval: float,
+                 periodic_interval: float,
+                 periodic_fuzzy_delay: float) -> None:
+        self.conf = conf
+        self.db = db
+        self.manager = manager
+        self.record = ServiceRecord(db, host=host, binary=binary, topic=topic)
+        self.timers = ServiceTimers(
+            self.record, report_interval=report_interval,
+            periodic_interval=periodic_interval,
+            periodic_fuzzy_delay=periodic_fuzzy_delay,
+            periodic_owner=manager)
+        self._done: event.Event | None = None  # None: never started
+        self._stopping = False
+
+    @property
+    def service_id(self) -> int | None:
+        return self.record.service_id
+
+    @property
+    def stopping(self) -> bool:
+        """True from the start of stop() until the next start()."""
+        return self._stopping
+
+    def start(self) -> None:
+        """Register, set up the host, then serve; see the class docstring.
+
+        Does nothing while the service runs.
+        """
+        if self._done is not None and not self._done.ready():
+            return
+        record = self.record
+        LOG.info("starting %s on %s (topic %s)", record.binary, record.host,
+                 record.topic)
+        migration.check_schema(self.db)
+        service_id = record.register()
+        record.cleanup_stale(self.conf.service_down_time)
+        if self.manager is not None:
+            self.manager.init_host(service_id)
+            self.manager.pre_start_hook(service_id)
+        self._done, self._stopping = event.Event(), False
+        self._start_serving()
+        if self.manager is not None:
+            self.manager.post_start_hook(service_id)
+        self.timers.start()
+        if self.manager is not None and not self.manager.is_ready():
+            LOG.warning("%s is not ready yet", type(self.manager).__name__)
+        # NOTE(capstan): tests and operators wait for this line to know
+        # the service is up; keep its wording.
+        LOG.info("%s started, %s", record.binary, self._serving_on())
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop serving; with ``graceful``, let work in flight finish.
+
+        Work still running after ``[DEFAULT] graceful_shutdown_timeout`` is
+        given up on. A non-graceful stop while a graceful one waits (a
+        second SIGINT) cuts that wait short. Does nothing unless running.
+        """
+        if self._done is None or self._done.ready():
+            return
+        if self._stopping:
+            if not graceful:
+                self._cut_stop_short()
+            return
+        self._stopping = True
+        # One budget for the whole drain, so that the record is marked
+        # stopped within graceful_shutdown_timeout, not twice that.
+        timeout = self.conf.graceful_shutdown_timeout if graceful else 0
+        deadline = time.monotonic() + timeout
+        clean = self._stop_serving(graceful, timeout)
+        self.timers.stop(max(0.0, deadline - time.monotonic()))
+        self.record.mark_stopped()
+        LOG.info("%s (topic %s) on %s stopped", self.record.binary,
+                 self.record.topic, self.record.host)
+        self._done.send(clean)
+
+    def wait(self) -> bool:
+        """Block until stopped; False if the stop gave up on work in flight.
+
+        Returns True at once if the service was never started.
+        """
+        if self._done is None:
+            return True
+        return self._done.wait()
+
+    def kill(self) -> None:
+        """Stop at once and delete the service record."""
+        self.stop(graceful=False)
+        self.record.destroy()
+
+    def reset(self) -> None:
+        """Reset what serves, then let the manager re-read config (SIGHUP)."""
+        self._reset_serving()
+        if self.manager is not None:
+            self.manager.reset()
+
+    # -- what each kind of service supplies ----------------------------------
+
+    def _start_serving(self) -> None:
+        """Begin serving (consume RPC, accept connections)."""
+        raise NotImplementedError
+
+    def _stop_serving(self, graceful: bool, timeout: float) -> bool:
+        """Stop serving within timeout; return whether all work finished."""
+        raise NotImplementedError
+
+    def _serving_on(self) -> str:
+        """What the service serves, for the "started" log line."""
+        raise NotImplementedError
+
+    def _cut_stop_short(self) -> None:
+        """Give up at once on the work a graceful stop is waiting for."""
+
+    def _reset_serving(self) -> None:
+        """Restore what serves to its configured state (SIGHUP)."""
+
+
+class Service(BaseService):
     """An RPC service on one host and topic, wrapping a Manager."""
 
     def __init__(self, *, conf: cfg.ConfigOpts, db: Database,
@@ -105,23 +250,17 @@ class Service:
                  topic: str, manager: Any, report_interval: float,
                  periodic_interval: float, periodic_fuzzy_delay: float,
                  service_name: str | None = None) -> None:
-        self.conf = conf
-        self.db = db
+        super().__init__(conf=conf, db=db, manager=manager, host=host,
+                         binary=binary, topic=topic,
+                         report_interval=report_interval,
+                         periodic_interval=periodic_interval,
+                         periodic_fuzzy_delay=periodic_fuzzy_delay)
         self.transport = transport
         self.host = host
         self.binary = binary
         self.topic = topic
-        self.manager = manager
         self.service_name = service_name or topic
-        self.record = ServiceRecord(db, host=host, binary=binary, topic=topic)
-        self.timers = ServiceTimers(
-            self.record, report_interval=report_interval,
-            periodic_interval=periodic_interval,
-            periodic_fuzzy_delay=periodic_fuzzy_delay,
-            periodic_owner=manager)
         self._rpc_server: messaging.RPCServer | None = None
-        self._done = event.Event()
-        self._stopping = False
         self._drain: greenthread.GreenThread | None = None
 
     @classmethod
@@ -158,56 +297,19 @@ class Service:
     def __repr__(self) -> str:
         return f"<Service {self.binary} {self.topic}@{self.host}>"
 
-    @property
-    def service_id(self) -> int | None:
-        return self.record.service_id
-
-    def start(self) -> None:
-        """Register, set up the host, then consume; see DESIGN.md 2."""
-        LOG.info("starting %s on %s (topic %s)", self.binary, self.host,
-                 self.topic)
-        migration.check_schema(self.db)
-        service_id = self.record.register()
-        self.record.cleanup_stale(self.conf.service_down_time)
-        self.manager.init_host(service_id)
-        self.manager.pre_start_hook(service_id)
+    def _start_serving(self) -> None:
         target = messaging.Target(topic=self.topic, server=self.host)
         self._rpc_server = rpc.get_server(self.transport, target,
                                           [self.manager])
         self._rpc_server.start()
-        self.manager.post_start_hook(service_id)
-        self.timers.start()
-        if not self.manager.is_ready():
-            LOG.warning("%s is not ready yet", type(self.manager).__name__)
-        LOG.info("%s started, consuming %s.%s", self.binary, self.topic,
-                 self.host)
 
-    def stop(self, graceful: bool = True) -> None:
-        """Stop consuming; with ``graceful``, let in-flight calls finish.
+    def _serving_on(self) -> str:
+        return f"consuming {self.topic}.{self.host}"
 
-        A non-graceful stop while a graceful one is waiting (a second
-        SIGINT) cuts that wait short.
-        """
-        if self._stopping:
-            if not graceful and self._drain is not None:
-                self._drain.kill()
-            return
-        self._stopping = True
-        # One budget for the whole drain, so that the record is marked
-        # stopped within graceful_shutdown_timeout, not twice that.
-        timeout = self.conf.graceful_shutdown_timeout if graceful else 0
-        deadline = time.monotonic() + timeout
-        clean = True
-        if self._rpc_server is not None:
-            clean = self._stop_rpc_server(timeout)
-        self.timers.stop(max(0.0, deadline - time.monotonic()))
-        self.record.mark_stopped()
-        LOG.info("%s (topic %s) on %s stopped", self.binary, self.topic,
-                 self.host)
-        self._done.send(clean)
-
-    def _stop_rpc_server(self, timeout: float) -> bool:
+    def _stop_serving(self, graceful: bool, timeout: float) -> bool:
         """Stop consuming; return whether every call in flight finished."""
+        if self._rpc_server is None:
+            return True  # start() failed before the server existed
         self._rpc_server.stop()
         if not timeout:
             return False
@@ -227,18 +329,9 @@ class Service:
             self._drain = None
         return False
 
-    def wait(self) -> bool:
-        """Block until stopped; False if the stop gave up on RPC calls."""
-        return self._done.wait()
-
-    def kill(self) -> None:
-        """Stop at once and delete the service record."""
-        self.stop(graceful=False)
-        self.record.destroy()
-
-    def reset(self) -> None:
-        """Let the manager re-read mutable config (SIGHUP)."""
-        self.manager.reset()
+    def _cut_stop_short(self) -> None:
+        if self._drain is not None:
+            self._drain.kill()
 
 
 def load_manager(path: str | type) -> type:

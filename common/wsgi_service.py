@@ -5,9 +5,10 @@ It puts together what the API process needs around :class:`common.wsgi.Server`:
 * a paste app, built by a :class:`Loader` from ``[api] paste_config``;
 * the listening socket, bound at construction (so ``port`` is real even for
   port 0) or adopted from a parent that bound it before forking workers;
-* a service record (topic ``api``) with its heartbeat, and the periodic
-  tasks of a manager, through the same :class:`common.service.ServiceTimers`
-  the RPC services use.
+* the life cycle every service shares, from
+  :class:`capstan.common.service.BaseService`: a service record (topic
+  ``api``) with its heartbeat, a manager's hooks and periodic tasks, and
+  the graceful stop, exactly as the RPC services have them.
 
 Life cycle, as a launcher drives it::
 
@@ -26,19 +27,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from typing import Any, Callable, Iterable, Protocol
 
 import eventlet
-from eventlet import event
 from oslo_config import cfg
 from paste.deploy import loadwsgi
 
 from capstan.common import config
-from capstan.common.db import migration
 from capstan.common.db.api import Database
-from capstan.common.records import ServiceRecord
-from capstan.common.service import ServiceTimers
+from capstan.common.service import BaseService
 from capstan.common.wsgi import Server
 
 LOG = logging.getLogger(__name__)
@@ -111,31 +108,28 @@ class Loader:
         return self._load(self.path, name)
 
 
-class WSGIService:
+class WSGIService(BaseService):
     """A paste app served over HTTP, with a service record and periodics."""
 
     def __init__(self, name: str, loader: AppLoader, conf: cfg.ConfigOpts,
                  *, db: Database, manager: Any = None,
                  socket: Any = None, binary: str = "api-server",
                  topic: str = "api") -> None:
+        super().__init__(conf=conf, db=db, manager=manager, host=conf.host,
+                         binary=binary, topic=topic,
+                         report_interval=conf.report_interval,
+                         periodic_interval=conf.periodic_interval,
+                         periodic_fuzzy_delay=conf.periodic_fuzzy_delay)
         self.name = name
-        self.conf = conf
-        self.db = db
-        self.manager = manager
         self.app = loader.load_app(name)
         self.server = _make_server(name, self.app, conf.api, socket)
-        self.record = ServiceRecord(db, host=conf.host, binary=binary,
-                                    topic=topic)
-        self.timers = ServiceTimers(
-            self.record, report_interval=conf.report_interval,
-            periodic_interval=conf.periodic_interval,
-            periodic_fuzzy_delay=conf.periodic_fuzzy_delay,
-            periodic_owner=manager)
-        self._done: event.Event | None = None  # None: not started
-        self._stopping = False
+
+    def __repr__(self) -> str:
+        return f"<WSGIService {self.name} on {self.host}:{self.port}>"
 
     @property
     def host(self) -> str:
+        """The address listened on (the record's host is ``conf.host``)."""
         return self.server.host
 
     @property
@@ -146,68 +140,31 @@ class WSGIService:
     def pool(self) -> eventlet.GreenPool:
         return self.server.pool
 
-    @property
-    def service_id(self) -> int | None:
-        return self.record.service_id
-
-    @property
-    def stopping(self) -> bool:
-        """True from the start of stop() until the next start()."""
-        return self._stopping
-
-    def start(self) -> None:
-        """Register, run the manager's hooks, serve, start the timers."""
-        if self._done is not None and not self._done.ready():
-            return
-        migration.check_schema(self.db)
-        service_id = self.record.register()
-        self.record.cleanup_stale(self.conf.service_down_time)
-        if self.manager is not None:
-            self.manager.init_host(service_id)
-            self.manager.pre_start_hook(service_id)
-        self._done, self._stopping = event.Event(), False
-        self.server.start()
-        if self.manager is not None:
-            self.manager.post_start_hook(service_id)
-        self.timers.start()
-
-    def stop(self, graceful: bool = True) -> None:
-        """Stop serving; with ``graceful``, let requests in flight finish.
-
-        Idle keep-alive connections close at once; requests still running
-        after ``[DEFAULT] graceful_shutdown_timeout`` are cut. A non-graceful
-        stop while a graceful one drains (a second SIGINT) cuts it short.
-        """
-        if self._done is None or self._done.ready():
-            return
-        if self._stopping:
-            if not graceful:
-                self.server.stop(graceful=False)
-            return
-        self._stopping = True
-        timeout = self.conf.graceful_shutdown_timeout if graceful else 0
-        deadline = time.monotonic() + timeout
-        self.server.stop(graceful=graceful, timeout=timeout)
-        self.timers.stop(max(0.0, deadline - time.monotonic()))
-        self.record.mark_stopped()
-        LOG.info("%s on %s:%s stopped", self.name, self.host, self.port)
-        self._done.send(None)
-
-    def wait(self) -> None:
-        """Block until the service has stopped (at once if never started)."""
-        if self._done is not None:
-            self._done.wait()
-
-    def reset(self) -> None:
-        """Restore the pool size and let the manager re-read config."""
-        self.server.reset()
-        if self.manager is not None:
-            self.manager.reset()
-
     def close(self) -> None:
         """Stop at once if still serving, then release the socket."""
         self.stop(graceful=False)
         self.server.close()
+
+    def _start_serving(self) -> None:
+        self.server.start()
+
+    def _serving_on(self) -> str:
+        return f"serving {self.name} on {self.host}:{self.port}"
+
+    def _stop_serving(self, graceful: bool, timeout: float) -> bool:
+        # Idle keep-alive connections close at once; requests still running
+        # after the timeout are cut.
+        self.server.stop(graceful=graceful, timeout=timeout)
+        # NOTE(capstan): Server.stop does not say whether it cut requests;
+        # as before, a drain that timed out still counts as a clean stop.
+        return True
+
+    def _cut_stop_short(self) -> None:
+        self.server.stop(graceful=False)
+
+    def _reset_serving(self) -> None:
+        """Restore the pool size."""
+        self.server.reset()
 
 
 def _make_server(name: str, app: App, api: Any, socket: Any) -> Server:
