@@ -11,13 +11,12 @@ after the fork and run it under a ServiceLauncher. Both answer signals alike::
 A service is any object with ``start()``, ``stop(graceful=True)``, ``wait()``
 and ``reset()``; the launchers only drive it.
 
-Signal handlers only queue the signal number. The loop inside ``wait()`` picks
-it up on its next poll and does the work in an ordinary greenthread, where
-switching, logging and taking locks are safe.
+Signal handlers only queue the signal number (:mod:`capstan.common.signals`).
+The loop inside ``wait()`` picks it up on its next poll and does the work in
+an ordinary greenthread, where switching, logging and taking locks are safe.
 """
 from __future__ import annotations
 
-import collections
 import gc
 import logging
 import math
@@ -25,7 +24,6 @@ import os
 import signal
 import sys
 import time
-import types
 import warnings
 from typing import Any, Callable, NoReturn
 
@@ -33,6 +31,8 @@ import eventlet
 import eventlet.hubs
 
 from capstan.common.exception import CapstanError
+from capstan.common.signals import (STOP_SIGNALS, SignalQueue,
+                                    reset_child_signals, signal_name)
 
 LOG = logging.getLogger(__name__)
 
@@ -45,45 +45,6 @@ _KILL_GRACE = 2.0
 # doubling delay, up to the maximum.
 _QUICK_EXIT = 10.0
 _MAX_BACKOFF = 60.0
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-_HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-
-
-class _SignalQueue:
-    """Signals received while a launcher's wait() runs, oldest first."""
-
-    def __init__(self) -> None:
-        self._pending: collections.deque[int] = collections.deque()
-        self._previous: dict[int, Any] = {}
-
-    @property
-    def installed(self) -> bool:
-        return bool(self._previous)
-
-    def install(self) -> None:
-        for signo in _HANDLED_SIGNALS:
-            self._previous[signo] = signal.signal(signo, self._on_signal)
-
-    def restore(self) -> None:
-        for signo, handler in self._previous.items():
-            # None: set outside Python; the closest restorable is SIG_DFL.
-            signal.signal(signo, handler or signal.SIG_DFL)
-        self._previous.clear()
-
-    def push(self, signo: int) -> None:
-        self._pending.append(signo)
-
-    def pop(self) -> int | None:
-        return self._pending.popleft() if self._pending else None
-
-    def _on_signal(self, signo: int, frame: types.FrameType | None) -> None:
-        # Runs between two bytecodes of whichever greenthread is current,
-        # possibly the hub itself: record only, never log or switch here.
-        self._pending.append(signo)
-
-
-def _signal_name(signo: int) -> str:
-    return signal.Signals(signo).name
 
 
 def _call_logged(func: Callable[..., Any], **kwargs: Any) -> bool:
@@ -159,7 +120,7 @@ class _Launcher:
                  reload_config: Callable[[], None] | None) -> None:
         self._timeout = graceful_shutdown_timeout
         self._reload_config = reload_config
-        self._signals = _SignalQueue()
+        self._signals = SignalQueue()
         self._status: int | None = None
 
     def wait(self) -> int:
@@ -186,9 +147,9 @@ class _Launcher:
     def _loop(self) -> int:
         while True:
             signo = self._signals.pop()
-            if signo in _STOP_SIGNALS:
+            if signo in STOP_SIGNALS:
                 LOG.info("caught %s, stopping %s gracefully",
-                         _signal_name(signo), self._members)
+                         signal_name(signo), self._members)
                 return self._shutdown()
             if signo == signal.SIGHUP:
                 self._reload()
@@ -223,7 +184,7 @@ class _Launcher:
                     return status
                 deadline = min(deadline, time.monotonic() + _KILL_GRACE)
             elif signo is not None:
-                LOG.info("already stopping, ignoring %s", _signal_name(signo))
+                LOG.info("already stopping, ignoring %s", signal_name(signo))
             if time.monotonic() >= deadline:
                 status = self._give_up()
                 if status is not None:
@@ -418,7 +379,7 @@ class ProcessLauncher(_Launcher):
                    parent_pid: int) -> NoReturn:
         status = 1
         try:
-            _reset_child_signals()
+            reset_child_signals()
             # NOTE(capstan): a fresh hub, or the worker would share the
             # parent's epoll instance and receive or corrupt its events.
             eventlet.hubs.use_hub()
@@ -450,15 +411,6 @@ def _poll_exit(pid: int) -> int | None:
     if reaped == 0:
         return None
     return os.waitstatus_to_exitcode(status)
-
-
-def _reset_child_signals() -> None:
-    # The inherited handlers feed the parent's queue, which nobody reads here;
-    # until the worker's ServiceLauncher installs its own, stop at once.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    # By default SIGHUP kills: a forwarded one must not kill a starting worker.
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 def _exit_with_parent(parent_pid: int, grace: float) -> None:

@@ -18,7 +18,6 @@ from typing import Any, Callable
 from capstan.api.deps import APIDeps
 from capstan.common import exception, rpc
 from capstan.common.context import RequestContext
-from capstan.common.db import models
 from capstan.common.db.api import Database
 from capstan_volumes.scheduler import rpcapi as scheduler_rpcapi
 from capstan_volumes.volume import rpcapi as volume_rpcapi

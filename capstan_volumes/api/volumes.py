@@ -23,7 +23,6 @@ from capstan.api.policy import Policy
 from capstan_volumes.api import validation
 from capstan_volumes.api.volume_api import VolumeOperations
 from capstan.common import exception
-from capstan.common.db import models
 from capstan_volumes import models as volume_models
 
 

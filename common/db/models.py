@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import (JSON, Boolean, DateTime, Index, Integer, String, Text,
-                        text)
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
