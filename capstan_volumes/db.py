@@ -108,15 +108,11 @@ def list_page(db: Database, *, project_id: str | None = None,
     ~2 ms GET /v1/volumes?limit=20 (docs/benchmarks.md, benchmark 2).
     """
     filters = dict(filters or {})
-    params = {f"f_{key}": value for key, value in filters.items()}
-    if project_id is not None:
-        params["project_id"] = project_id
-    if limit is not None:
-        params["limit"] = limit
-    if marker is not None:
-        params["marker_id"] = marker
-        params["marker_value"] = _sort_value(db, marker, sort_key,
-                                             project_id)
+    marker_value = (None if marker is None else
+                    _sort_value(db, marker, sort_key, project_id))
+    params = listing.list_params(project_id=project_id, filters=filters,
+                                 limit=limit, marker=marker,
+                                 marker_value=marker_value)
     statement = list_statement(
         project_id is not None, tuple(sorted(filters)), sort_key,
         sort_dir, marker is not None, limit is not None)
@@ -130,17 +126,22 @@ def list_page(db: Database, *, project_id: str | None = None,
 def _sort_value(db: Database, volume_id: str, sort_key: str,
                 project_id: str | None):
     """The marker volume's value of the sort key; VolumeNotFound if it
-    is gone or another project's, as volume_get would say."""
-    table = Volume
-    query = sa.select(sort_expression(sort_key)).where(
-        table.id == volume_id, table.deleted_at.is_(None))
+    is gone or another project's, as :func:`get` would say."""
+    params = {"marker_id": volume_id}
     if project_id is not None:
-        query = query.where(table.project_id == project_id)
+        params["project_id"] = project_id
     with db.autocommit() as connection:
-        row = connection.execute(query).first()
+        row = connection.execute(_marker_statement(
+            sort_key, project_id is not None), params).first()
     if row is None:
         raise VolumeNotFound(volume_id=volume_id)
     return row[0]
+
+
+@functools.lru_cache(maxsize=32)
+def _marker_statement(sort_key: str, by_project: bool) -> sa.Select:
+    return listing.marker_statement(Volume, sort_expression(sort_key),
+                                    by_project)
 
 
 def cas(db: Database, volume_id: str, expected: str | tuple[str, ...],
