@@ -51,6 +51,7 @@ APPLICATION = Application(
     policies=_policies,
     add_routes=_add_routes,
     migrations=MIGRATIONS,
+    models="capstan_volumes.models",
     plugin_namespaces=("capstan.volume.drivers",),
     example_path="/volumes",
 )

@@ -52,7 +52,11 @@ class Application:
     ``options`` returns ``[(group, [Opt, ...]), ...]`` like an
     ``oslo.config.opts`` hook; ``policies`` returns oslo.policy
     ``RuleDefault``s; ``migrations`` is the directory of the application's
-    alembic revisions (its own branch, labelled ``name``); ``topics`` are
+    alembic revisions (its own branch, labelled ``name``); ``models`` the
+    dotted name of the module declaring its tables on
+    ``capstan.common.db.models.Base`` (imported by the migration
+    environment, so that ``alembic revision --autogenerate`` sees them);
+    ``topics`` are
     started by ``--all-in-one`` in the order given; ``add_routes`` connects
     REST routes under ``/v1``; ``plugin_namespaces`` are the entry-point
     groups of the application's drivers, filters and weighers.
@@ -64,6 +68,7 @@ class Application:
     policies: Callable[[], list] | None = None
     add_routes: AddRoutes | None = None
     migrations: str | None = None
+    models: str | None = None
     plugin_namespaces: tuple[str, ...] = ()
     # A path under /v1 that the all-in-one start-up line shows as a first
     # call to try.

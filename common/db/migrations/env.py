@@ -1,8 +1,18 @@
-"""Alembic environment: runs migrations on the engine capstan hands over."""
+"""Alembic environment: runs migrations on the engine capstan hands over.
+
+The framework's models and those of the installed applications (their
+declarations' ``models`` modules) make the target metadata.
+"""
+import importlib
+
 from alembic import context
 
+from capstan.common import application
 from capstan.common.db import models
 
+for _app in application.load_applications():
+    if _app.models:
+        importlib.import_module(_app.models)
 target_metadata = models.Base.metadata
 
 
