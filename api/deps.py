@@ -13,15 +13,22 @@ from oslo_config import cfg
 
 from capstan.common import application
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 
 
 @dataclasses.dataclass
 class APIDeps:
     """The config, database, RPC transport and applications shared by the
-    whole API."""
+    whole API, and the service records' queries (by default, over ``db``)."""
 
     conf: cfg.ConfigOpts
     db: Database
     transport: oslo_messaging.Transport
     applications: list[application.Application] = dataclasses.field(
         default_factory=application.load_applications)
+    # None: the real queries over ``db``, built below (a test passes a fake).
+    services: Services | None = None
+
+    def __post_init__(self) -> None:
+        if self.services is None:
+            self.services = Services(self.db)

@@ -13,6 +13,7 @@ from typing import Any
 
 from capstan.common import records
 from capstan.common.db import models
+from capstan.common.db.services import Services
 from capstan.common.manager import Manager
 from capstan.common.periodic import periodic_task
 
@@ -30,6 +31,7 @@ class APIManager(Manager):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.services = Services(self.db)
         # service id -> whether it was up at the last report; None until the
         # first run, which only takes the baseline.
         self._was_up: dict[int, bool] | None = None
@@ -43,7 +45,7 @@ class APIManager(Manager):
         the one an operator has to look at.
         """
         now = self.db.now()
-        rows = self.db.service_get_all()
+        rows = self.services.get_all()
         since = records.up_since(now, self.conf.service_down_time)
         is_up = {row.id: records.is_up_since(row, since) for row in rows}
         if self._was_up is not None:
@@ -65,7 +67,7 @@ class APIManager(Manager):
         if not days:
             return
         older_than = self.db.now() - datetime.timedelta(days=days)
-        count = self.db.service_purge_deleted(older_than)
+        count = self.services.purge_deleted(older_than)
         if count:
             LOG.info("purged %d service records deleted before %s", count,
                      older_than.isoformat(timespec="seconds"))

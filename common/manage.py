@@ -23,6 +23,7 @@ from sqlalchemy import exc as sa_exc  # noqa: E402
 from capstan.common import cmd, config, exception, records  # noqa: E402
 from capstan.common.db import migration  # noqa: E402
 from capstan.common.db.api import Database  # noqa: E402
+from capstan.common.db.services import Services  # noqa: E402
 
 
 def _add_parsers(subparsers) -> None:
@@ -93,7 +94,7 @@ def service_list(conf: cfg.ConfigOpts) -> None:
     now = db.now()
     print(f"{'id':>4} {'host':<24} {'binary':<12} {'topic':<12} "
           f"{'status':<9} {'state':<5} {'reports':>8} last_seen_up")
-    for row in db.service_get_all():
+    for row in Services(db).get_all():
         up = records.is_up(row, now=now,
                            service_down_time=conf.service_down_time)
         status = "disabled" if row.disabled else "enabled"
@@ -103,22 +104,23 @@ def service_list(conf: cfg.ConfigOpts) -> None:
 
 
 def service_enable(conf: cfg.ConfigOpts) -> None:
-    _database(conf).service_update(conf.command.id, disabled=False,
-                                   disabled_reason=None)
+    Services(_database(conf)).update(conf.command.id, disabled=False,
+                                     disabled_reason=None)
 
 
 def service_disable(conf: cfg.ConfigOpts) -> None:
-    _database(conf).service_update(conf.command.id, disabled=True,
-                                   disabled_reason=conf.command.reason)
+    Services(_database(conf)).update(conf.command.id, disabled=True,
+                                     disabled_reason=conf.command.reason)
 
 
 def service_delete(conf: cfg.ConfigOpts) -> None:
     db = _database(conf)
-    row = db.service_get(conf.command.id)
+    services = Services(db)
+    row = services.get(conf.command.id)
     if records.is_up(row, now=db.now(),
                      service_down_time=conf.service_down_time):
         raise exception.ServiceIsUp(service_id=row.id)
-    db.service_destroy(row.id)
+    services.destroy(row.id)
 
 
 def token_create(conf: cfg.ConfigOpts) -> None:

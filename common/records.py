@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 from capstan.common import exception
 from capstan.common.db import models
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 
 LOG = logging.getLogger(__name__)
 
@@ -44,11 +45,15 @@ def is_up_since(service: models.Service, since: datetime.datetime) -> bool:
 
 
 class ServiceRecord:
-    """The record of one running service and its heartbeat."""
+    """The record of one running service and its heartbeat.
+
+    ``services`` runs the queries; by default the real ones over ``db``.
+    """
 
     def __init__(self, db: Database, *, host: str, binary: str,
-                 topic: str) -> None:
+                 topic: str, services: Services | None = None) -> None:
         self.db = db
+        self.services = services if services is not None else Services(db)
         self.host = host
         self.binary = binary
         self.topic = topic
@@ -57,22 +62,22 @@ class ServiceRecord:
 
     def register(self) -> int:
         """Load or create this service's row, mark it running; return id."""
-        row = self.db.service_get_by_host_topic(self.host, self.topic)
+        row = self.services.get_by_host_topic(self.host, self.topic)
         if row is None:
             row = self._create()
         self.service_id = row.id
-        self.db.service_update(row.id, binary=self.binary)
-        self.db.service_heartbeat(row.id)
+        self.services.update(row.id, binary=self.binary)
+        self.services.heartbeat(row.id)
         LOG.info("service record %s: host %s, topic %s", row.id, self.host,
                  self.topic)
         return row.id
 
     def _create(self) -> models.Service:
         try:
-            return self.db.service_create(self.host, self.binary, self.topic)
+            return self.services.create(self.host, self.binary, self.topic)
         except sa_exc.IntegrityError:
             # A sibling process of the same host created it first.
-            row = self.db.service_get_by_host_topic(self.host, self.topic)
+            row = self.services.get_by_host_topic(self.host, self.topic)
             if row is None:
                 raise
             return row
@@ -103,7 +108,7 @@ class ServiceRecord:
 
     def _beat(self) -> None:
         try:
-            self.db.service_heartbeat(self.service_id)
+            self.services.heartbeat(self.service_id)
         except exception.ServiceNotFound:
             # An operator deleted the record of a live service: come back,
             # as a service that starts would.
@@ -116,7 +121,7 @@ class ServiceRecord:
         if self.service_id is None:
             return  # never registered: nothing to mark
         try:
-            self.db.service_update(self.service_id, state="stopped")
+            self.services.update(self.service_id, state="stopped")
         except DB_ERRORS as exc:
             LOG.warning("could not mark service %s stopped: %s",
                         self.service_id, _one_line(exc))
@@ -126,7 +131,7 @@ class ServiceRecord:
     def destroy(self) -> None:
         """Delete the record (``Service.kill``)."""
         try:
-            self.db.service_destroy(self.service_id)
+            self.services.destroy(self.service_id)
         except exception.ServiceNotFound:
             pass
 
@@ -134,7 +139,7 @@ class ServiceRecord:
         """Delete long-stopped records of this topic on other hosts."""
         older_than = self.db.now() - datetime.timedelta(
             seconds=service_down_time)
-        count = self.db.service_cleanup_stopped(
+        count = self.services.cleanup_stopped(
             self.topic, keep_host=self.host, older_than=older_than)
         if count:
             LOG.info("removed %d stale stopped %s service records", count,

@@ -36,7 +36,7 @@ class ServicesController:
         """GET /v1/services[?host=&binary=&topic=]"""
         self.policy.authorize(wsgi_util.context_of(req), "services:list")
         filters = wsgi_util.query_params(req, FILTERS)
-        rows = self.deps.db.service_get_all(**filters)
+        rows = self.deps.services.get_all(**filters)
         now = self.deps.db.now()
         # Read once per request, not once per row (10,000 oslo.config
         # lookups cost ~7 ms); a SIGHUP still takes effect at the next one.
@@ -49,7 +49,7 @@ class ServicesController:
         self.policy.authorize(wsgi_util.context_of(req), "services:update")
         service_id = _service_id(id)
         values = update_values(wsgi_util.read_json_object(req))
-        row = self.deps.db.service_update(service_id, **values)
+        row = self.deps.services.update(service_id, **values)
         return wsgi_util.json_response(
             {"service": self._view(row, records.up_since(
                 self.deps.db.now(), self.deps.conf.service_down_time))})
@@ -58,10 +58,10 @@ class ServicesController:
         """DELETE /v1/services/{id}: only once the service is down."""
         self.policy.authorize(wsgi_util.context_of(req), "services:delete")
         service_id = _service_id(id)
-        row = self.deps.db.service_get(service_id)
+        row = self.deps.services.get(service_id)
         if self._is_up(row, self.deps.db.now()):
             raise exception.ServiceIsUp(service_id=service_id)
-        self.deps.db.service_destroy(service_id)
+        self.deps.services.destroy(service_id)
         return wsgi_util.empty_response(204)
 
     def _is_up(self, row: models.Service, now: datetime.datetime) -> bool:

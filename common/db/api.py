@@ -1,8 +1,10 @@
-"""Engine, sessions and the service-record queries of the framework.
+"""Engine and sessions: what every resource's queries run on.
 
-An application's resources keep their own queries next to them and run
-them through :meth:`Database.session` (ORM) or :meth:`Database.autocommit`
-(one-statement Core reads and compare-and-swaps).
+Each resource keeps its own queries next to it (the framework's service
+records in :mod:`common.db.services`, an application's in its own package)
+and runs them through :meth:`Database.session` (ORM) or
+:meth:`Database.autocommit` (one-statement Core reads and
+compare-and-swaps).
 
 A :class:`Database` opens its engine on first use, never at construction, so
 one can be built before a fork and used only in the children. Lost
@@ -22,13 +24,13 @@ from sqlalchemy import orm
 
 from capstan.common import exception
 from capstan.common.db import engine as db_engine
-from capstan.common.db import listing, models
+from capstan.common.db import models
 
 LOG = logging.getLogger(__name__)
 
 
 class Database:
-    """Sessions, connectivity checks and the service-record queries."""
+    """The engine, its sessions, a connectivity check and the clock."""
 
     def __init__(self, connection: str, *, pool_size: int = 10,
                  max_overflow: int = 20,
@@ -98,131 +100,6 @@ class Database:
         """Run ``SELECT 1``; raise ServiceUnavailable if it fails."""
         with self.session() as session:
             session.execute(sa.text("SELECT 1"))
-
-    # -- service records ------------------------------------------------
-
-    def service_get(self, service_id: int) -> models.Service:
-        with self.session() as session:
-            row = session.get(models.Service, service_id)
-            if row is None or row.deleted_at is not None:
-                raise exception.ServiceNotFound(service_id=service_id)
-            return row
-
-    def service_get_by_host_topic(self, host: str,
-                                  topic: str) -> models.Service | None:
-        with self.session() as session:
-            return session.scalars(_live_services().where(
-                models.Service.host == host,
-                models.Service.topic == topic)).first()
-
-    def service_get_all(self, *, host: str | None = None,
-                        binary: str | None = None,
-                        topic: str | None = None) -> list[tuple]:
-        """Live service records as read-only named tuples: the attributes
-        of models.Service but the timestamps, except ``last_seen_up``.
-
-        NOTE(capstan): not ORM objects: at 10,000 services loading
-        entities took ~100 ms of a GET /v1/services, rows ~27 ms
-        (docs/benchmarks.md, benchmark 5).
-        """
-        filters = {"host": host, "binary": binary, "topic": topic}
-        shape = tuple(key for key, value in filters.items()
-                      if value is not None)
-        params = {key: filters[key] for key in shape}
-        with self.autocommit() as connection:
-            return listing.plain_rows(connection.execute(
-                listing.service_list_statement(shape), params))
-
-    def service_create(self, host: str, binary: str,
-                       topic: str) -> models.Service:
-        # NOTE(capstan): timestamps come from self.now, never from the
-        # models' utcnow defaults, so that every age cleanup_stale and
-        # is_up compare is on one clock (the one tests inject).
-        now = self.now()
-        row = models.Service(host=host, binary=binary, topic=topic,
-                             state="running", report_count=0,
-                             last_seen_up=now, created_at=now)
-        with self.session() as session:
-            session.add(row)
-        return row
-
-    def service_update(self, service_id: int, **values) -> models.Service:
-        """Set ``values`` on a live service and return the updated row."""
-        with self.session() as session:
-            row = session.get(models.Service, service_id)
-            if row is None or row.deleted_at is not None:
-                raise exception.ServiceNotFound(service_id=service_id)
-            values.setdefault("updated_at", self.now())
-            for key, value in values.items():
-                setattr(row, key, value)
-            # Written even when equal to the old value: otherwise the
-            # model's onupdate would put the real clock there instead.
-            orm.attributes.flag_modified(row, "updated_at")
-            return row
-
-    def service_heartbeat(self, service_id: int) -> models.Service:
-        """Bump report_count and last_seen_up in one UPDATE."""
-        now = self.now()
-        table = models.Service
-        with self.session() as session:
-            result = session.execute(
-                sa.update(table)
-                .where(table.id == service_id, table.deleted_at.is_(None))
-                .values(report_count=table.report_count + 1,
-                        last_seen_up=now, state="running", updated_at=now))
-            if result.rowcount == 0:
-                raise exception.ServiceNotFound(service_id=service_id)
-            return session.get(table, service_id)
-
-    def service_destroy(self, service_id: int) -> None:
-        """Soft-delete a service record."""
-        self.service_update(service_id, deleted_at=self.now())
-
-    def service_cleanup_stopped(self, topic: str, *, keep_host: str,
-                                older_than: datetime.datetime) -> int:
-        """Soft-delete stopped, enabled records of ``topic`` on other hosts.
-
-        Only records not updated since ``older_than`` go; a disabled record
-        is kept, because its disabled flag is an operator's decision that a
-        restart of that host must still see.
-        """
-        table = models.Service
-        with self.session() as session:
-            result = session.execute(
-                sa.update(table)
-                .where(table.topic == topic, table.host != keep_host,
-                       table.state == "stopped", table.disabled.is_(False),
-                       table.deleted_at.is_(None),
-                       sa.func.coalesce(table.updated_at,
-                                        table.created_at) < older_than)
-                .values(deleted_at=self.now()))
-            return result.rowcount
-
-    def service_purge_deleted(self, older_than: datetime.datetime) -> int:
-        """Hard-delete service records soft-deleted before ``older_than``."""
-        table = models.Service
-        with self.session() as session:
-            result = session.execute(
-                sa.delete(table)
-                .where(table.deleted_at.is_not(None),
-                       table.deleted_at < older_than))
-            return result.rowcount
-
-    def service_get_liveness(self, topic: str) -> list[sa.Row]:
-        """Rows (host, disabled, state, forced_down, last_seen_up) of the
-        live services of ``topic``: what ``records.is_up`` reads, several
-        times cheaper than whole records at thousands of hosts."""
-        table = models.Service
-        query = sa.select(table.host, table.disabled, table.state,
-                          table.forced_down, table.last_seen_up).where(
-            table.topic == topic, table.deleted_at.is_(None))
-        with self.session() as session:
-            return list(session.execute(query))
-
-
-def _live_services() -> sa.Select:
-    return sa.select(models.Service).where(
-        models.Service.deleted_at.is_(None))
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ from capstan.api.deps import APIDeps
 from capstan.common import config, rpc
 from capstan.common.db import migration
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PASTE_INI = str(REPO / "etc" / "api-paste.ini")
@@ -64,7 +65,8 @@ class APIEnv:
     """A loaded API app with its database, transport and clock."""
 
     def __init__(self, tmp_path: pathlib.Path, *, paste: str = PASTE_INI,
-                 db: Database | None = None, **conf_args: Any) -> None:
+                 db: Database | None = None, services: Services | None = None,
+                 **conf_args: Any) -> None:
         self.tmp_path = tmp_path
         self.conf = make_conf(tmp_path, **conf_args)
         self.clock = FakeClock()
@@ -73,7 +75,8 @@ class APIEnv:
         if db is None:
             migration.upgrade(self.db)
         self.deps = APIDeps(conf=self.conf, db=self.db,
-                            transport=rpc.get_transport(self.conf))
+                            transport=rpc.get_transport(self.conf),
+                            services=services)
         self.app = factories.load_app(paste, "main", self.deps)
 
     def close(self) -> None:
@@ -104,7 +107,7 @@ class APIEnv:
 
     def add_service(self, host: str = "host1", topic: str = "volume",
                     binary: str = "worker") -> int:
-        return self.db.service_create(host, binary, topic).id
+        return Services(self.db).create(host, binary, topic).id
 
 
 def assert_error(response: webob.Response, code: int) -> dict:

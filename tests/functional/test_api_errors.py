@@ -5,6 +5,7 @@ import pytest
 
 from capstan.common import exception
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 from tests.functional.api_env import ADMIN, APIEnv, assert_error
 
 
@@ -124,14 +125,14 @@ def test_api_unknown_query_parameter_answers_400(env):
     assert "hots" in assert_error(response, 400)["message"]
 
 
-class RaisingDatabase(Database):
-    """A Database whose service list raises what the test gives it."""
+class RaisingServices(Services):
+    """Service queries whose list raises what the test gives it."""
 
-    def __init__(self, url: str, error: Exception) -> None:
-        super().__init__(url)
+    def __init__(self, db: Database, error: Exception) -> None:
+        super().__init__(db)
         self.error = error
 
-    def service_get_all(self, **filters):
+    def get_all(self, **filters):
         raise self.error
 
 
@@ -145,8 +146,8 @@ class RaisingDatabase(Database):
 ])
 def test_api_domain_exception_in_controller_maps_status(tmp_path, error,
                                                         code):
-    db = RaisingDatabase(f"sqlite:///{tmp_path}/x.sqlite", error)
-    env = APIEnv(tmp_path, db=db)
+    db = Database(f"sqlite:///{tmp_path}/x.sqlite")
+    env = APIEnv(tmp_path, db=db, services=RaisingServices(db, error))
     try:
         error_body = assert_error(
             env.request("GET", "/v1/services", headers=ADMIN), code)
@@ -156,9 +157,9 @@ def test_api_domain_exception_in_controller_maps_status(tmp_path, error,
 
 
 def test_api_unexpected_exception_answers_generic_500(tmp_path, caplog):
-    db = RaisingDatabase(f"sqlite:///{tmp_path}/x.sqlite",
-                         RuntimeError("secret internals"))
-    env = APIEnv(tmp_path, db=db)
+    db = Database(f"sqlite:///{tmp_path}/x.sqlite")
+    env = APIEnv(tmp_path, db=db, services=RaisingServices(
+        db, RuntimeError("secret internals")))
     try:
         response = env.request("GET", "/v1/services", headers=ADMIN)
     finally:

@@ -21,6 +21,7 @@ from oslo_config import cfg
 from capstan.common import config, context
 from capstan.common.db import migration, models
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 from capstan.common.service import Service
 from capstan_volumes.scheduler import rpcapi as scheduler_rpcapi
 from capstan_volumes.scheduler.host_manager import VolumeHostManager as HostManager
@@ -149,7 +150,7 @@ class Cloud:
                              "creating", updated_at=long_ago)
 
     def service_id(self, host: str) -> int:
-        return self.db.service_get_by_host_topic(host, "volume").id
+        return Services(self.db).get_by_host_topic(host, "volume").id
 
 
 def _settled(row):
@@ -251,8 +252,8 @@ def test_different_host_and_same_host_are_honoured(make_cloud):
 
 def test_disabled_service_gets_nothing(make_cloud):
     cloud = make_cloud()
-    cloud.db.service_update(cloud.service_id("vol-c"), disabled=True,
-                            disabled_reason="maintenance")
+    Services(cloud.db).update(cloud.service_id("vol-c"), disabled=True,
+                             disabled_reason="maintenance")
 
     hosts = {cloud.create(50).host for _ in range(4)}
 

@@ -13,6 +13,7 @@ import pytest
 from capstan.common import config, context, exception, rpc
 from capstan.common.db import migration
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 from capstan.common.manager import Manager
 from capstan.common.periodic import periodic_task
 from capstan.common.records import is_up
@@ -52,7 +53,7 @@ class RecordingManager(Manager):
 
     def init_host(self, service_id):
         self.journal.append(("init_host",
-                             self.db.service_get(service_id).state))
+                             Services(self.db).get(service_id).state))
         # Yield for a while: were the RPC server already consuming, the
         # cast queued before start() would be handled now.
         eventlet.sleep(0.2)
@@ -122,6 +123,11 @@ def db(tmp_path):
 
 
 @pytest.fixture
+def services(db):
+    return Services(db)
+
+
+@pytest.fixture
 def start(conf, db, transport):
     """Start a Service with fast timers; every one is stopped afterwards."""
     started = []
@@ -147,7 +153,7 @@ def client(transport, topic=TOPIC):
 
 
 def up(db, service) -> bool:
-    return is_up(db.service_get(service.service_id), now=db.now(),
+    return is_up(Services(db).get(service.service_id), now=db.now(),
                  service_down_time=60)
 
 
@@ -182,11 +188,11 @@ def test_service_rpc_call_is_answered_and_cast_processed(start, transport):
     wait_until(lambda: ("note", 4) in service.manager.journal, "the cast")
 
 
-def test_service_heartbeat_bumps_report_count(start, db):
+def test_service_heartbeat_bumps_report_count(start, services):
     service = start()
-    first = db.service_get(service.service_id).report_count
+    first = services.get(service.service_id).report_count
 
-    wait_until(lambda: db.service_get(service.service_id).report_count
+    wait_until(lambda: services.get(service.service_id).report_count
                >= first + 3, "three heartbeats")
 
 
@@ -196,7 +202,7 @@ def test_service_runs_periodic_tasks(start):
     wait_until(lambda: service.manager.ticks >= 3, "three periodic runs")
 
 
-def test_service_stop_marks_the_record_stopped_and_down(start, db):
+def test_service_stop_marks_the_record_stopped_and_down(start, db, services):
     service = start()
     waiter = eventlet.spawn(service.wait)
     assert up(db, service)
@@ -204,18 +210,18 @@ def test_service_stop_marks_the_record_stopped_and_down(start, db):
     service.stop()
 
     waiter.wait()
-    assert db.service_get(service.service_id).state == "stopped"
+    assert services.get(service.service_id).state == "stopped"
     assert not up(db, service)
 
 
-def test_service_stop_twice_is_harmless(start, db):
+def test_service_stop_twice_is_harmless(start, services):
     service = start()
 
     service.stop()
     service.stop()
     service.stop(graceful=False)
 
-    assert db.service_get(service.service_id).state == "stopped"
+    assert services.get(service.service_id).state == "stopped"
 
 
 def test_service_graceful_stop_lets_an_in_flight_cast_finish(
@@ -231,7 +237,7 @@ def test_service_graceful_stop_lets_an_in_flight_cast_finish(
 
 
 def test_service_graceful_stop_gives_up_after_the_timeout(
-        start, transport, conf, db):
+        start, transport, conf, services):
     conf.set_override("graceful_shutdown_timeout", 1)
     service = start()
     client(transport).cast(ctx(), "slow", seconds=5)
@@ -241,17 +247,17 @@ def test_service_graceful_stop_gives_up_after_the_timeout(
     service.stop()
 
     assert "slow done" not in service.manager.events()
-    assert db.service_get(service.service_id).state == "stopped"
+    assert services.get(service.service_id).state == "stopped"
 
 
-def test_service_kill_deletes_the_record(start, db):
+def test_service_kill_deletes_the_record(start, services):
     service = start()
 
     service.kill()
 
     with pytest.raises(exception.ServiceNotFound):
-        db.service_get(service.service_id)
-    assert db.service_get_by_host_topic("h1", TOPIC) is None
+        services.get(service.service_id)
+    assert services.get_by_host_topic("h1", TOPIC) is None
 
 
 def test_service_reset_reaches_the_manager(start):

@@ -19,6 +19,7 @@ from capstan.api.manager import APIManager
 from capstan.common import config, records
 from capstan.common.db import migration, models
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 from capstan.common.wsgi_service import Loader, WSGIService
 
 pytestmark = pytest.mark.timeout(120)
@@ -118,7 +119,7 @@ def _get(service: WSGIService, path: str = "/") -> requests.Response:
 
 
 def _record(db: Database, conf) -> models.Service | None:
-    return db.service_get_by_host_topic(conf.host, "api")
+    return Services(db).get_by_host_topic(conf.host, "api")
 
 
 def test_wsgi_service_port_zero_reports_a_usable_port(make_service):
@@ -197,8 +198,9 @@ def test_wsgi_service_record_has_topic_api_and_heartbeats(make_service, db,
 
 def test_wsgi_service_runs_the_api_manager_periodic_tasks(make_service, db,
                                                           conf):
-    old = db.service_create("gone-host", "worker", "volume")
-    db.service_update(old.id, deleted_at=db.now() - datetime.timedelta(
+    services = Services(db)
+    old = services.create("gone-host", "worker", "volume")
+    services.update(old.id, deleted_at=db.now() - datetime.timedelta(
         days=conf.api.deleted_service_retention_days + 1))
     manager = APIManager(conf=conf, host=conf.host, db=db, transport=None)
     service = make_service(manager=manager)

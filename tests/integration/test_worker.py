@@ -36,6 +36,7 @@ import pytest
 from capstan.common import config, records, rpc
 from capstan.common import context as capstan_context
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 from tests.integration import managers, procs
 
 pytestmark = pytest.mark.timeout(120)
@@ -111,7 +112,7 @@ class WorkerEnv:
     # -- what the test observes -----------------------------------------------
 
     def record(self):
-        return self.db.service_get_by_host_topic(self.host, TOPIC)
+        return Services(self.db).get_by_host_topic(self.host, TOPIC)
 
     def is_up(self, row) -> bool:
         return records.is_up(row, now=self.db.now(),

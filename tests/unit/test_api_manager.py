@@ -10,6 +10,7 @@ from capstan.api.manager import APIManager
 from capstan.common import config, context
 from capstan.common.db import migration, models
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 
 START = datetime.datetime(2026, 1, 1, 12, 0, 0)
 
@@ -49,6 +50,11 @@ def db(tmp_path, clock):
 
 
 @pytest.fixture
+def services(db):
+    return Services(db)
+
+
+@pytest.fixture
 def manager(conf, db):
     return APIManager(conf=conf, host="api-host", db=db, transport=None)
 
@@ -76,8 +82,8 @@ def test_api_manager_runs_both_tasks(manager):
 
 
 def test_report_service_states_first_run_only_takes_baseline(
-        manager, db, clock, ctxt, caplog):
-    db.service_create("h1", "worker", "volume")
+        manager, services, clock, ctxt, caplog):
+    services.create("h1", "worker", "volume")
     clock.advance(seconds=120)  # already down at the first look
     caplog.set_level(logging.INFO, logger="capstan.api.manager")
     manager.report_service_states(ctxt)
@@ -85,8 +91,8 @@ def test_report_service_states_first_run_only_takes_baseline(
 
 
 def test_report_service_states_missed_heartbeats_warns_once(
-        manager, db, clock, ctxt, caplog):
-    row = db.service_create("h1", "worker", "volume")
+        manager, services, clock, ctxt, caplog):
+    row = services.create("h1", "worker", "volume")
     manager.report_service_states(ctxt)
     clock.advance(seconds=61)
     caplog.set_level(logging.INFO, logger="capstan.api.manager")
@@ -97,11 +103,11 @@ def test_report_service_states_missed_heartbeats_warns_once(
     assert caplog.records[0].levelno == logging.WARNING
 
 
-def test_report_service_states_clean_stop_is_info(manager, db, ctxt,
+def test_report_service_states_clean_stop_is_info(manager, services, ctxt,
                                                   caplog):
-    row = db.service_create("h1", "worker", "volume")
+    row = services.create("h1", "worker", "volume")
     manager.report_service_states(ctxt)
-    db.service_update(row.id, state="stopped")
+    services.update(row.id, state="stopped")
     caplog.set_level(logging.INFO, logger="capstan.api.manager")
     manager.report_service_states(ctxt)
     assert _messages(caplog, logging.INFO) == [
@@ -109,24 +115,24 @@ def test_report_service_states_clean_stop_is_info(manager, db, ctxt,
     assert _messages(caplog, logging.WARNING) == []
 
 
-def test_report_service_states_forced_down_is_info(manager, db, ctxt,
+def test_report_service_states_forced_down_is_info(manager, services, ctxt,
                                                    caplog):
-    row = db.service_create("h1", "worker", "volume")
+    row = services.create("h1", "worker", "volume")
     manager.report_service_states(ctxt)
-    db.service_update(row.id, forced_down=True)
+    services.update(row.id, forced_down=True)
     caplog.set_level(logging.INFO, logger="capstan.api.manager")
     manager.report_service_states(ctxt)
     assert _messages(caplog, logging.INFO) == [
         f"service {row.id} (volume on h1) is down: forced down"]
 
 
-def test_report_service_states_recovery_is_logged(manager, db, clock, ctxt,
-                                                  caplog):
-    row = db.service_create("h1", "worker", "volume")
+def test_report_service_states_recovery_is_logged(manager, services, clock,
+                                                  ctxt, caplog):
+    row = services.create("h1", "worker", "volume")
     manager.report_service_states(ctxt)
     clock.advance(seconds=90)
     manager.report_service_states(ctxt)
-    db.service_heartbeat(row.id)
+    services.heartbeat(row.id)
     caplog.clear()
     caplog.set_level(logging.INFO, logger="capstan.api.manager")
     manager.report_service_states(ctxt)
@@ -135,19 +141,19 @@ def test_report_service_states_recovery_is_logged(manager, db, clock, ctxt,
 
 
 def test_report_service_states_new_and_deleted_services_are_quiet(
-        manager, db, clock, ctxt, caplog):
-    old = db.service_create("h1", "worker", "volume")
+        manager, services, clock, ctxt, caplog):
+    old = services.create("h1", "worker", "volume")
     manager.report_service_states(ctxt)
-    db.service_destroy(old.id)
-    db.service_create("h2", "worker", "volume")
+    services.destroy(old.id)
+    services.create("h2", "worker", "volume")
     caplog.set_level(logging.INFO, logger="capstan.api.manager")
     manager.report_service_states(ctxt)
     assert _messages(caplog) == []
 
 
-def test_report_service_states_state_is_per_instance(conf, db, clock, ctxt,
-                                                     caplog):
-    db.service_create("h1", "worker", "volume")
+def test_report_service_states_state_is_per_instance(conf, db, services,
+                                                     clock, ctxt, caplog):
+    services.create("h1", "worker", "volume")
     first = APIManager(conf=conf, host="a", db=db, transport=None)
     first.report_service_states(ctxt)
     clock.advance(seconds=61)
@@ -160,15 +166,15 @@ def test_report_service_states_state_is_per_instance(conf, db, clock, ctxt,
 
 
 def test_purge_deleted_services_removes_only_old_deleted_rows(
-        manager, conf, db, clock, ctxt):
+        manager, conf, db, services, clock, ctxt):
     conf.set_override("deleted_service_retention_days", 30, group="api")
-    live = db.service_create("h1", "worker", "volume")
-    old = db.service_create("h2", "worker", "volume")
-    recent = db.service_create("h3", "worker", "volume")
-    db.service_update(old.id, deleted_at=clock.now -
-                      datetime.timedelta(days=31))
-    db.service_update(recent.id, deleted_at=clock.now -
-                      datetime.timedelta(days=29))
+    live = services.create("h1", "worker", "volume")
+    old = services.create("h2", "worker", "volume")
+    recent = services.create("h3", "worker", "volume")
+    services.update(old.id, deleted_at=clock.now -
+                    datetime.timedelta(days=31))
+    services.update(recent.id, deleted_at=clock.now -
+                    datetime.timedelta(days=29))
     manager.purge_deleted_services(ctxt)
     assert _row(db, old.id) is None
     assert _row(db, recent.id).deleted_at is not None
@@ -176,20 +182,20 @@ def test_purge_deleted_services_removes_only_old_deleted_rows(
 
 
 def test_purge_deleted_services_zero_retention_keeps_everything(
-        manager, conf, db, clock, ctxt):
+        manager, conf, db, services, clock, ctxt):
     conf.set_override("deleted_service_retention_days", 0, group="api")
-    row = db.service_create("h1", "worker", "volume")
-    db.service_update(row.id, deleted_at=clock.now -
-                      datetime.timedelta(days=3650))
+    row = services.create("h1", "worker", "volume")
+    services.update(row.id, deleted_at=clock.now -
+                    datetime.timedelta(days=3650))
     manager.purge_deleted_services(ctxt)
     assert _row(db, row.id) is not None
 
 
 def test_periodic_tasks_one_failure_does_not_stop_the_other(
-        manager, db, clock, ctxt, caplog):
-    row = db.service_create("h1", "worker", "volume")
-    db.service_update(row.id, deleted_at=clock.now -
-                      datetime.timedelta(days=365))
+        manager, db, services, clock, ctxt, caplog):
+    row = services.create("h1", "worker", "volume")
+    services.update(row.id, deleted_at=clock.now -
+                    datetime.timedelta(days=365))
 
     def broken(context):
         raise RuntimeError("boom")

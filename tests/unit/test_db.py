@@ -1,16 +1,17 @@
-"""The Database facade, the migrations and the models, on both backends."""
+"""The Database (engine, sessions), the migrations and the models, on both
+backends."""
 import eventlet
 from eventlet import event
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import exc as sa_exc
 
 from capstan.common import exception
 from capstan.common.db import engine as db_engine
 from capstan.common.db import migration, models
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 from capstan_volumes import db as volume_db
 
 DEAD_PG = "postgresql+psycopg://postgres@127.0.0.1:1/capstan"
@@ -77,73 +78,15 @@ def test_database_opens_no_engine_until_used():
     db.dispose()
 
 
-def test_service_create_one_live_row_per_host_and_topic(database):
-    database.service_create("h", "worker", "volume")
-
-    with pytest.raises(sa_exc.IntegrityError):
-        database.service_create("h", "worker", "volume")
-
-
-def test_service_create_soft_deleted_row_does_not_block(database):
-    first = database.service_create("h", "worker", "volume")
-    database.service_destroy(first.id)
-
-    second = database.service_create("h", "worker", "volume")
-
-    assert second.id != first.id
-    assert database.service_get_by_host_topic("h", "volume").id == second.id
-
-
-def test_service_create_same_host_other_topic_is_fine(database):
-    database.service_create("h", "worker", "volume")
-    database.service_create("h", "worker", "scheduler")
-    database.service_create("h2", "worker", "volume")
-
-    assert len(database.service_get_all()) == 3
-
-
-def test_service_get_all_filters_and_hides_deleted(database):
-    a = database.service_create("a", "worker", "volume")
-    b = database.service_create("b", "worker", "scheduler")
-    c = database.service_create("c", "api-server", "api")
-    database.service_destroy(c.id)
-
-    assert [r.id for r in database.service_get_all()] == [a.id, b.id]
-    assert [r.id for r in database.service_get_all(host="b")] == [b.id]
-    assert [r.id for r in database.service_get_all(topic="volume")] == [a.id]
-    assert database.service_get_all(binary="api-server") == []
-
-
-@pytest.mark.parametrize("call", [
-    lambda db: db.service_get(12345),
-    lambda db: db.service_update(12345, disabled=True),
-    lambda db: db.service_heartbeat(12345),
-    lambda db: db.service_destroy(12345),
-], ids=["get", "update", "heartbeat", "destroy"])
-def test_service_queries_on_a_missing_row_raise_not_found(database, call):
-    with pytest.raises(exception.ServiceNotFound, match="12345"):
-        call(database)
-
-
-def test_service_queries_on_a_deleted_row_raise_not_found(database):
-    row = database.service_create("h", "worker", "volume")
-    database.service_destroy(row.id)
-
-    with pytest.raises(exception.ServiceNotFound):
-        database.service_get(row.id)
-    with pytest.raises(exception.ServiceNotFound):
-        database.service_heartbeat(row.id)
-
-
 def test_session_rolls_back_on_error(database):
-    row = database.service_create("h", "worker", "volume")
+    row = Services(database).create("h", "worker", "volume")
 
     with pytest.raises(RuntimeError):
         with database.session() as session:
             session.get(models.Service, row.id).disabled = True
             raise RuntimeError("abort")
 
-    assert database.service_get(row.id).disabled is False
+    assert Services(database).get(row.id).disabled is False
 
 
 def test_session_on_postgresql_does_not_block_other_green_threads(pg_url):

@@ -14,6 +14,7 @@ import pytest
 from capstan.common import context
 from capstan.common.db import migration, models
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 from capstan_volumes.scheduler.filter_scheduler import FilterScheduler
 from capstan.worker.scheduler.filters.availability_zone import AvailabilityZoneFilter
 from capstan.worker.scheduler.filters.capacity import CapacityFilter
@@ -90,7 +91,7 @@ def ctxt():
 
 
 def _add_host(db, host_manager, host, free, zone="az1"):
-    db.service_create(host, "worker", "volume")
+    Services(db).create(host, "worker", "volume")
     host_manager.update_service_capabilities(host, {
         "total_capacity_gb": 100, "free_capacity_gb": free,
         "allocated_capacity_gb": 100 - free, "availability_zone": zone},
@@ -168,7 +169,7 @@ def test_create_volume_no_valid_host_sets_error_with_the_reason(
 
 def test_create_volume_before_any_report_waits_for_a_resend(
         scheduler, db, clock, volume_api, ctxt):
-    db.service_create("a", "worker", "volume")
+    Services(db).create("a", "worker", "volume")
     volume_id = _volume(db, clock)
 
     scheduler.create_volume(ctxt, volume_id, {"size": 10})
@@ -279,7 +280,7 @@ def test_resend_to_a_silent_host_gives_up_after_max_attempts(
 
 def test_resend_before_any_report_counts_no_attempt(scheduler, db, clock,
                                                     volume_api, ctxt):
-    db.service_create("a", "worker", "volume")
+    Services(db).create("a", "worker", "volume")
     volume_id = _volume(db, clock)
     clock.advance(RESEND_AFTER + 1)
 

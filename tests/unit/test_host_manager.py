@@ -1,4 +1,5 @@
-"""HostManager with a hand-written fake database and a hand-driven clock."""
+"""HostManager with hand-written fakes of the database and the service
+queries, and a hand-driven clock."""
 from __future__ import annotations
 
 import datetime
@@ -19,14 +20,12 @@ from capstan.worker.scheduler.weighers.capacity import CapacityWeigher
 NOW = datetime.datetime(2026, 1, 1, 12, 0, 0)
 
 
-class FakeDB:
-    """The three queries the HostManager makes, counted."""
+class FakeServices:
+    """The one service query the HostManager makes, counted."""
 
     def __init__(self) -> None:
         self.services: dict[str, types.SimpleNamespace] = {}
-        self.resource_hosts: dict[str, str] = {}
-        self.service_reads = 0
-        self.volume_lookups: list[list[str]] = []
+        self.reads = 0
 
     def add_service(self, host, *, disabled=False, state="running",
                     forced_down=False, age=0):
@@ -35,10 +34,18 @@ class FakeDB:
             forced_down=forced_down,
             last_seen_up=NOW - datetime.timedelta(seconds=age))
 
-    def service_get_liveness(self, topic):
+    def get_liveness(self, topic):
         assert topic == "volume"
-        self.service_reads += 1
+        self.reads += 1
         return list(self.services.values())
+
+
+class FakeDB:
+    """The database's clock and the volume lookup the HostManager makes."""
+
+    def __init__(self) -> None:
+        self.resource_hosts: dict[str, str] = {}
+        self.volume_lookups: list[list[str]] = []
 
     def now(self):
         return NOW
@@ -73,16 +80,21 @@ def db():
 
 
 @pytest.fixture
+def services():
+    return FakeServices()
+
+
+@pytest.fixture
 def clock():
     return Clock()
 
 
 @pytest.fixture
-def manager(db, clock):
+def manager(db, services, clock):
     return HostManager(db=db,
                        filters=[CapacityFilter(), DifferentHostFilter()],
                        weighers=[CapacityWeigher()], service_down_time=60,
-                       clock=clock, wall_clock=clock)
+                       clock=clock, wall_clock=clock, services=services)
 
 
 def _report(manager, host, free, total=100, timestamp=1.0, **extra):
@@ -95,74 +107,75 @@ def _hosts(states):
     return sorted(state.host for state in states)
 
 
-def test_get_all_host_states_only_up_enabled_reported_hosts(manager, db):
-    db.add_service("up")
-    db.add_service("disabled", disabled=True)
-    db.add_service("silent", age=61)
-    db.add_service("stopped", state="stopped")
-    db.add_service("forced", forced_down=True)
-    db.add_service("unreported")
+def test_get_all_host_states_only_up_enabled_reported_hosts(manager, services):
+    services.add_service("up")
+    services.add_service("disabled", disabled=True)
+    services.add_service("silent", age=61)
+    services.add_service("stopped", state="stopped")
+    services.add_service("forced", forced_down=True)
+    services.add_service("unreported")
     for host in ("up", "disabled", "silent", "stopped", "forced", "ghost"):
         _report(manager, host, free=50)
 
     assert _hosts(manager.get_all_host_states(None)) == ["up"]
 
 
-def test_get_all_host_states_reads_services_once_per_ttl(manager, db, clock):
-    db.add_service("h1")
+def test_get_all_host_states_reads_services_once_per_ttl(
+        manager, services, clock):
+    services.add_service("h1")
     _report(manager, "h1", free=50)
 
     for _ in range(5):
         manager.get_all_host_states(None)
-    assert db.service_reads == 1
+    assert services.reads == 1
 
-    db.add_service("h1", disabled=True)
+    services.add_service("h1", disabled=True)
     clock.now += manager.services_ttl
     assert manager.get_all_host_states(None) == []
-    assert db.service_reads == 2
+    assert services.reads == 2
 
 
-def _expire_services_of_one_host(manager, db, clock) -> None:
+def _expire_services_of_one_host(manager, services, clock) -> None:
     """h1 up and reported, its service set read once and now expired."""
-    db.add_service("h1")
+    services.add_service("h1")
     _report(manager, "h1", free=50)
     manager.get_all_host_states(None)
     clock.now += manager.services_ttl
 
 
 def test_get_all_host_states_expired_set_is_read_by_one_placement(
-        manager, db, clock):
-    _expire_services_of_one_host(manager, db, clock)
+        manager, services, clock):
+    _expire_services_of_one_host(manager, services, clock)
     seen_meanwhile = []
-    read = db.service_get_liveness
+    read = services.get_liveness
 
     def slow_read(topic):
         # Another placement runs while this read waits on the database.
         seen_meanwhile.append(_hosts(manager.get_all_host_states(None)))
         return read(topic)
 
-    db.service_get_liveness = slow_read
+    services.get_liveness = slow_read
     assert _hosts(manager.get_all_host_states(None)) == ["h1"]
     assert seen_meanwhile == [["h1"]]
-    assert db.service_reads == 2
+    assert services.reads == 2
 
 
 def test_get_all_host_states_failed_read_is_retried_by_the_next(
-        manager, db, clock):
-    _expire_services_of_one_host(manager, db, clock)
-    read = db.service_get_liveness
-    db.service_get_liveness = lambda topic: 1 / 0
+        manager, services, clock):
+    _expire_services_of_one_host(manager, services, clock)
+    read = services.get_liveness
+    services.get_liveness = lambda topic: 1 / 0
     with pytest.raises(ZeroDivisionError):
         manager.get_all_host_states(None)
-    db.service_get_liveness = read
+    services.get_liveness = read
     assert _hosts(manager.get_all_host_states(None)) == ["h1"]
-    assert db.service_reads == 2
+    assert services.reads == 2
 
 
 def test_get_all_host_states_sees_a_host_reporting_for_the_first_time(
-        manager, db):
-    db.add_service("h1")
-    db.add_service("h2")
+        manager, services):
+    services.add_service("h1")
+    services.add_service("h2")
     _report(manager, "h1", free=50)
     assert _hosts(manager.get_all_host_states(None)) == ["h1"]
 
@@ -171,17 +184,18 @@ def test_get_all_host_states_sees_a_host_reporting_for_the_first_time(
     assert _hosts(manager.get_all_host_states(None)) == ["h1", "h2"]
 
 
-def test_update_service_capabilities_stale_report_is_ignored(manager, db):
-    db.add_service("h1")
+def test_update_service_capabilities_stale_report_is_ignored(
+        manager, services):
+    services.add_service("h1")
     _report(manager, "h1", free=50, timestamp=5.0)
 
     assert _report(manager, "h1", free=90, timestamp=4.0) is False
     assert manager.pools(None)[0]["capabilities"]["free_capacity_gb"] == 50
 
 
-def test_select_host_back_to_back_placements_see_each_other(manager, db):
+def test_select_host_back_to_back_placements_see_each_other(manager, services):
     for host, free in (("a", 100), ("b", 70), ("c", 30)):
-        db.add_service(host)
+        services.add_service(host)
         _report(manager, host, free=free, total=100)
 
     chosen = [manager.select_host(None, RequestSpec(size=20,
@@ -206,12 +220,13 @@ class ByName(BaseHostWeigher):
     # capacity a 0.5, b 1, c 0; by name a 0, b 0.5, c 1 (times 3).
     ([CapacityWeigher(multiplier=1.0), ByName(multiplier=3.0)], "c"),
 ])
-def test_select_host_follows_the_weighers(db, clock, weighers, expected):
+def test_select_host_follows_the_weighers(
+        db, services, clock, weighers, expected):
     manager = HostManager(db=db, filters=[CapacityFilter()],
                           weighers=weighers, service_down_time=60,
-                          clock=clock, wall_clock=clock)
+                          clock=clock, wall_clock=clock, services=services)
     for host, free in (("a", 50), ("b", 90), ("c", 10)):
-        db.add_service(host)
+        services.add_service(host)
         _report(manager, host, free=free)
 
     assert manager.select_host(None, RequestSpec(size=5)).host == expected
@@ -223,16 +238,17 @@ def test_select_host_no_service_up_says_so(manager):
         manager.select_host(None, RequestSpec(size=1))
 
 
-def test_select_host_no_report_yet_says_so(manager, db):
-    db.add_service("h1")
+def test_select_host_no_report_yet_says_so(manager, services):
+    services.add_service("h1")
 
     with pytest.raises(exception.NoValidHost, match="reported"):
         manager.select_host(None, RequestSpec(size=1))
     assert manager.has_reports() is False
 
 
-def test_select_host_names_the_filter_that_rejected_everything(manager, db):
-    db.add_service("h1")
+def test_select_host_names_the_filter_that_rejected_everything(
+        manager, services):
+    services.add_service("h1")
     _report(manager, "h1", free=10)
 
     with pytest.raises(exception.NoValidHost) as info:
@@ -243,9 +259,10 @@ def test_select_host_names_the_filter_that_rejected_everything(manager, db):
                                "GiB")
 
 
-def test_select_host_locates_hinted_volumes_with_one_query(manager, db):
+def test_select_host_locates_hinted_volumes_with_one_query(
+        manager, db, services):
     for host in ("a", "b", "c"):
-        db.add_service(host)
+        services.add_service(host)
         _report(manager, host, free=50)
     manager.sync_resource_info("a", ["known"], timestamp=1.0)
     db.resource_hosts = {"far1": "b", "far2": "c"}
@@ -257,9 +274,10 @@ def test_select_host_locates_hinted_volumes_with_one_query(manager, db):
     assert db.volume_lookups == [["far1", "far2", "nowhere"]]
 
 
-def test_select_host_placed_volume_is_located_without_a_query(manager, db):
-    db.add_service("a")
-    db.add_service("b")
+def test_select_host_placed_volume_is_located_without_a_query(
+        manager, db, services):
+    services.add_service("a")
+    services.add_service("b")
     _report(manager, "a", free=90)
     _report(manager, "b", free=50)
     first = manager.select_host(None, RequestSpec(size=1, resource_id="v1"))
@@ -280,8 +298,8 @@ def test_sync_volume_info_moves_ids_in_the_index(manager, db):
     assert db.volume_lookups == [["v1"]]
 
 
-def test_release_undoes_the_placement(manager, db):
-    db.add_service("a")
+def test_release_undoes_the_placement(manager, db, services):
+    services.add_service("a")
     _report(manager, "a", free=50)
     spec = RequestSpec(size=10, resource_id="v1")
     state = manager.select_host(None, spec)
@@ -293,9 +311,9 @@ def test_release_undoes_the_placement(manager, db):
     assert db.volume_lookups == [["v1"]]
 
 
-def test_get_weighed_hosts_heaviest_first(manager, db):
+def test_get_weighed_hosts_heaviest_first(manager, services):
     for host, free in (("a", 10), ("b", 90), ("c", 50)):
-        db.add_service(host)
+        services.add_service(host)
         _report(manager, host, free=free)
     hosts = manager.get_all_host_states(None)
 
@@ -305,9 +323,9 @@ def test_get_weighed_hosts_heaviest_first(manager, db):
         ("b", 1.0), ("c", 0.5), ("a", 0.0)]
 
 
-def test_get_filtered_hosts_applies_every_filter(manager, db):
+def test_get_filtered_hosts_applies_every_filter(manager, services):
     for host, free in (("a", 10), ("b", 90)):
-        db.add_service(host)
+        services.add_service(host)
         _report(manager, host, free=free)
     hosts = manager.get_all_host_states(None)
 
@@ -315,9 +333,10 @@ def test_get_filtered_hosts_applies_every_filter(manager, db):
         == ["b"]
 
 
-def test_pools_lists_candidates_by_host_with_current_capacity(manager, db):
-    db.add_service("b")
-    db.add_service("a")
+def test_pools_lists_candidates_by_host_with_current_capacity(
+        manager, services):
+    services.add_service("b")
+    services.add_service("a")
     _report(manager, "a", free=50, availability_zone="az1")
     _report(manager, "b", free=70)
     manager.select_host(None, RequestSpec(size=5))

@@ -7,6 +7,7 @@ import pytest
 
 from capstan.common import manage
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 from capstan.common.records import ServiceRecord
 
 
@@ -30,12 +31,13 @@ def run(conf_file, capsys):
 
 @pytest.fixture
 def synced(run, db_url):
-    """The database after ``db sync``, and a running service on it."""
+    """The service queries of the database after ``db sync``, and a
+    running service on it."""
     assert run("db", "sync")[0] == 0
     db = Database(db_url)
     record = ServiceRecord(db, host="node-1", binary="worker", topic="volume")
     record.register()
-    yield db, record
+    yield Services(db), record
     db.dispose()
 
 
@@ -73,17 +75,17 @@ def test_service_list_before_db_sync_fails_on_one_line(run):
 
 
 def test_service_disable_with_reason_then_enable(run, synced):
-    db, record = synced
-    seen = db.service_get(record.service_id).last_seen_up
+    services, record = synced
+    seen = services.get(record.service_id).last_seen_up
 
     assert run("service", "disable", str(record.service_id),
                "--reason", "x")[0] == 0
-    row = db.service_get(record.service_id)
+    row = services.get(record.service_id)
     assert (row.disabled, row.disabled_reason) == (True, "x")
     assert "disabled" in run("service", "list")[1]
 
     assert run("service", "enable", str(record.service_id))[0] == 0
-    row = db.service_get(record.service_id)
+    row = services.get(record.service_id)
     assert (row.disabled, row.disabled_reason) == (False, None)
     assert row.last_seen_up == seen
 
@@ -98,23 +100,23 @@ def test_service_action_on_unknown_id_fails_on_one_line(run, synced, action):
 
 
 def test_service_delete_refused_while_up(run, synced):
-    db, record = synced
+    services, record = synced
 
     status, _, err = run("service", "delete", str(record.service_id))
 
     assert status == 1
     assert "is up" in one_line(err)
-    assert db.service_get(record.service_id).state == "running"
+    assert services.get(record.service_id).state == "running"
 
 
 def test_service_delete_works_once_down(run, synced):
-    db, record = synced
+    services, record = synced
     record.mark_stopped()
 
     status, _, err = run("service", "delete", str(record.service_id))
 
     assert (status, err) == (0, "")
-    assert db.service_get_all() == []
+    assert services.get_all() == []
     assert run("service", "list")[1].count("\n") == 1
 
 

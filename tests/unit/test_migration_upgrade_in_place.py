@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from capstan.common.db import migration
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 from capstan_volumes import db as volume_db
 
 NOW = datetime.datetime(2026, 11, 30, 12, 0, 0)
@@ -77,7 +78,7 @@ def test_upgrade_in_place_keeps_rows_and_reaches_every_head(db_url):
         migration.upgrade(db)
         assert migration.current_revision(db) == migration.head_revision()
         migration.check_schema(db)  # what a service checks at start
-        service = db.service_get_by_host_topic("node1", "volume")
+        service = Services(db).get_by_host_topic("node1", "volume")
         assert (service.report_count, service.disabled,
                 service.disabled_reason) == (7, True, "maintenance")
         volume = volume_db.get(db, "11111111-2222-3333-4444-555555555555")

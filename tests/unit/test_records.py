@@ -10,6 +10,7 @@ import pytest
 
 from capstan.common import exception
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 from capstan.common.records import ServiceRecord, is_up
 
 DOWN_TIME = 60
@@ -30,18 +31,23 @@ class FakeClock:
         self.value += datetime.timedelta(seconds=seconds)
 
 
-class FlakyDatabase(Database):
-    """A real Database whose heartbeats fail while ``outage`` is above 0."""
+class FlakyServices(Services):
+    """The real queries, but heartbeats fail while ``outage`` is above 0."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.outage = 0
 
-    def service_heartbeat(self, service_id):
+    def heartbeat(self, service_id):
         if self.outage > 0:
             self.outage -= 1
             raise exception.ServiceUnavailable("database unavailable: test")
-        return super().service_heartbeat(service_id)
+        return super().heartbeat(service_id)
+
+
+@pytest.fixture
+def services(database):
+    return Services(database)
 
 
 @pytest.fixture
@@ -51,52 +57,55 @@ def clock(database):
     return fake
 
 
-def record_for(db, host=HOST, topic=TOPIC, binary="worker"):
-    return ServiceRecord(db, host=host, binary=binary, topic=topic)
+def record_for(db, host=HOST, topic=TOPIC, binary="worker", services=None):
+    return ServiceRecord(db, host=host, binary=binary, topic=topic,
+                         services=services)
 
 
 def up(db, service_id) -> bool:
-    return is_up(db.service_get(service_id), now=db.now(),
+    return is_up(Services(db).get(service_id), now=db.now(),
                  service_down_time=DOWN_TIME)
 
 
-def test_register_creates_the_row_then_reuses_it(database, clock):
+def test_register_creates_the_row_then_reuses_it(database, services, clock):
     first = record_for(database).register()
     second = record_for(database, binary="worker2").register()
 
     assert first == second
-    rows = database.service_get_all()
+    rows = services.get_all()
     assert [(r.id, r.host, r.topic, r.binary, r.state) for r in rows] == [
         (first, HOST, TOPIC, "worker2", "running")]
 
 
-def test_register_marks_a_stopped_record_running(database, clock):
+def test_register_marks_a_stopped_record_running(database, services, clock):
     record = record_for(database)
     service_id = record.register()
     record.mark_stopped()
 
     assert record_for(database).register() == service_id
-    assert database.service_get(service_id).state == "running"
+    assert services.get(service_id).state == "running"
     assert up(database, service_id)
 
 
-def test_register_keeps_one_record_per_topic_on_a_host(database, clock):
+def test_register_keeps_one_record_per_topic_on_a_host(
+        database, services, clock):
     volume = record_for(database, topic="volume").register()
     scheduler = record_for(database, topic="scheduler").register()
 
     assert volume != scheduler
-    assert len(database.service_get_all(host=HOST)) == 2
+    assert len(services.get_all(host=HOST)) == 2
 
 
-def test_heartbeat_bumps_report_count_and_last_seen_up(database, clock):
+def test_heartbeat_bumps_report_count_and_last_seen_up(
+        database, services, clock):
     record = record_for(database)
     service_id = record.register()
-    before = database.service_get(service_id)
+    before = services.get(service_id)
 
     clock.advance(10)
     assert record.heartbeat() is True
 
-    after = database.service_get(service_id)
+    after = services.get(service_id)
     assert after.report_count == before.report_count + 1
     assert after.last_seen_up == clock.value
     assert after.last_seen_up > before.last_seen_up
@@ -108,21 +117,21 @@ def test_is_up_for_a_fresh_record(database, clock):
     assert up(database, service_id)
 
 
-def test_is_up_false_when_forced_down(database, clock):
+def test_is_up_false_when_forced_down(database, services, clock):
     service_id = record_for(database).register()
 
-    database.service_update(service_id, forced_down=True)
+    services.update(service_id, forced_down=True)
 
     assert not up(database, service_id)
 
 
-def test_is_up_false_once_stopped(database, clock):
+def test_is_up_false_once_stopped(database, services, clock):
     record = record_for(database)
     service_id = record.register()
 
     record.mark_stopped()
 
-    assert database.service_get(service_id).state == "stopped"
+    assert services.get(service_id).state == "stopped"
     assert not up(database, service_id)
 
 
@@ -139,9 +148,9 @@ def test_is_up_false_when_last_seen_up_is_stale(database, clock):
     assert up(database, service_id)
 
 
-def test_is_up_false_without_last_seen_up(database, clock):
+def test_is_up_false_without_last_seen_up(database, services, clock):
     service_id = record_for(database).register()
-    row = database.service_update(service_id, last_seen_up=None)
+    row = services.update(service_id, last_seen_up=None)
 
     assert not is_up(row, now=clock(), service_down_time=DOWN_TIME)
 
@@ -151,32 +160,31 @@ def test_is_up_false_without_last_seen_up(database, clock):
     {"disabled": False, "disabled_reason": None},
 ], ids=["disable", "enable"])
 def test_service_update_disable_never_touches_last_seen_up(
-        database, clock, values):
+        database, services, clock, values):
     service_id = record_for(database).register()
-    seen = database.service_get(service_id).last_seen_up
+    seen = services.get(service_id).last_seen_up
 
     clock.advance(30)
-    row = database.service_update(service_id, **values)
+    row = services.update(service_id, **values)
 
     assert row.last_seen_up == seen
-    assert database.service_get(service_id).last_seen_up == seen
-    assert database.service_get(service_id).disabled is values["disabled"]
+    assert services.get(service_id).last_seen_up == seen
+    assert services.get(service_id).disabled is values["disabled"]
 
 
 def test_heartbeat_survives_an_outage_and_logs_failure_once_and_recovery(
-        database, clock, caplog):
-    flaky = FlakyDatabase(database.url, now=clock)
-    record = record_for(flaky)
+        database, services, clock, caplog):
+    flaky = FlakyServices(database)
+    record = record_for(database, services=flaky)
     service_id = record.register()
-    count = flaky.service_get(service_id).report_count
+    count = flaky.get(service_id).report_count
 
     flaky.outage = 3
     with caplog.at_level(logging.DEBUG, logger="capstan.common.records"):
         results = [record.heartbeat() for _ in range(4)]
-    flaky.dispose()
 
     assert results == [False, False, False, True]
-    assert database.service_get(service_id).report_count == count + 1
+    assert services.get(service_id).report_count == count + 1
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "heartbeat of host-a/volume failed" in warnings[0].getMessage()
@@ -188,8 +196,8 @@ def test_heartbeat_survives_an_outage_and_logs_failure_once_and_recovery(
 
 def test_heartbeat_after_recovery_logs_a_new_outage_again(
         database, clock, caplog):
-    flaky = FlakyDatabase(database.url, now=clock)
-    record = record_for(flaky)
+    flaky = FlakyServices(database)
+    record = record_for(database, services=flaky)
     record.register()
 
     with caplog.at_level(logging.WARNING, logger="capstan.common.records"):
@@ -198,7 +206,6 @@ def test_heartbeat_after_recovery_logs_a_new_outage_again(
         record.heartbeat()
         flaky.outage = 1
         record.heartbeat()
-    flaky.dispose()
 
     assert len([r for r in caplog.records if "failed" in r.getMessage()]) == 2
 
@@ -222,22 +229,23 @@ def test_heartbeat_against_an_unreachable_database_returns_false(
     assert "\n" not in caplog.records[0].getMessage()
 
 
-def test_heartbeat_registers_again_if_the_row_was_deleted(database, clock):
+def test_heartbeat_registers_again_if_the_row_was_deleted(
+        database, services, clock):
     record = record_for(database)
     old_id = record.register()
 
-    database.service_destroy(old_id)
+    services.destroy(old_id)
     assert record.heartbeat() is True
 
     assert record.service_id != old_id
-    live = database.service_get_by_host_topic(HOST, TOPIC)
+    live = services.get_by_host_topic(HOST, TOPIC)
     assert live.id == record.service_id
     assert live.state == "running"
     with pytest.raises(exception.ServiceNotFound):
-        database.service_get(old_id)
+        services.get(old_id)
 
 
-def test_mark_stopped_of_a_deleted_record_is_quiet(database, clock):
+def test_mark_stopped_of_a_deleted_record_is_quiet(database, services, clock):
     record = record_for(database)
     record.register()
     record.destroy()
@@ -245,31 +253,31 @@ def test_mark_stopped_of_a_deleted_record_is_quiet(database, clock):
     record.mark_stopped()
     record.destroy()
 
-    assert database.service_get_all() == []
+    assert services.get_all() == []
 
 
-def test_destroy_soft_deletes_the_record(database, clock):
+def test_destroy_soft_deletes_the_record(database, services, clock):
     record = record_for(database)
     service_id = record.register()
 
     record.destroy()
 
-    assert database.service_get_by_host_topic(HOST, TOPIC) is None
+    assert services.get_by_host_topic(HOST, TOPIC) is None
     with pytest.raises(exception.ServiceNotFound):
-        database.service_get(service_id)
+        services.get(service_id)
 
 
 def _stopped(db, host, topic=TOPIC, disabled=False):
     record = record_for(db, host=host, topic=topic)
     service_id = record.register()
     if disabled:
-        db.service_update(service_id, disabled=True)
+        Services(db).update(service_id, disabled=True)
     record.mark_stopped()
     return service_id
 
 
 def test_cleanup_stale_removes_only_old_stopped_enabled_of_the_topic(
-        database, clock):
+        database, services, clock):
     old_stopped = _stopped(database, "old-stopped")
     old_disabled = _stopped(database, "old-disabled", disabled=True)
     old_other_topic = _stopped(database, "old-other-topic", topic="scheduler")
@@ -282,17 +290,17 @@ def test_cleanup_stale_removes_only_old_stopped_enabled_of_the_topic(
     me = record_for(database)
     assert me.cleanup_stale(DOWN_TIME) == 1
 
-    live = {row.id for row in database.service_get_all()}
+    live = {row.id for row in services.get_all()}
     assert old_stopped not in live
     assert live == {old_disabled, old_other_topic, own, running,
                     recent_stopped}
 
 
 def test_cleanup_stale_keeps_records_stopped_within_down_time(
-        database, clock):
+        database, services, clock):
     _stopped(database, "other")
 
     clock.advance(DOWN_TIME - 1)
 
     assert record_for(database).cleanup_stale(DOWN_TIME) == 0
-    assert len(database.service_get_all()) == 1
+    assert len(services.get_all()) == 1

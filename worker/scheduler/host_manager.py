@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 
 from capstan.common import exception, plugins, records
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 from capstan.worker.scheduler import filters as filters_pkg
 from capstan.worker.scheduler import weighers as weighers_pkg
 from capstan.worker.scheduler.host_state import HostState, RequestSpec
@@ -50,7 +51,8 @@ class HostManager:
     An application subclasses it to name ``topic``, the topic of the
     workers whose hosts are the candidates, and may override
     :meth:`lookup_hosts` to find the hosts of resources named by scheduler
-    hints that no host has reported yet.
+    hints that no host has reported yet. ``services`` reads the service
+    records; by default the real queries over ``db``.
     """
 
     topic: str = ""
@@ -61,8 +63,10 @@ class HostManager:
                  service_down_time: float,
                  services_ttl: float = SERVICES_TTL,
                  clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time,
+                 services: Services | None = None) -> None:
         self.db = db
+        self.services = services if services is not None else Services(db)
         self.filters = filters
         self.weighers = weighers
         self.service_down_time = service_down_time
@@ -86,7 +90,7 @@ class HostManager:
                   **kwargs: Any) -> "HostManager":
         """Build from ``[scheduler]``; a bad filter or weigher name raises
         :class:`~common.exception.Invalid` naming the option. ``kwargs``
-        go to the constructor (``services_ttl``, clocks)."""
+        go to the constructor (``services_ttl``, clocks, ``services``)."""
         options = conf.scheduler
         filter_classes = _load_classes(
             "filters", options.filters, filters_pkg.NAMESPACE,
@@ -236,7 +240,7 @@ class HostManager:
         # shared: there is no older set to place on.
         self._services_reading = True
         try:
-            rows = self.db.service_get_liveness(self.topic)
+            rows = self.services.get_liveness(self.topic)
         finally:
             self._services_reading = False
         db_now = self.db.now()
