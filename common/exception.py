@@ -11,6 +11,7 @@ its errors the same way. The tree::
      +-- Invalid                 the request is malformed or out of range
      +-- Conflict                the thing exists but its state forbids this
      |    +-- ServiceIsUp
+     |    +-- CapacityExceeded
      +-- NotAuthorized           no or wrong credentials
      +-- Forbidden               credentials fine, policy says no
      +-- ServiceUnavailable      a backend (database, broker) cannot be reached
@@ -63,6 +64,16 @@ class Conflict(CapstanError):
 
 class ServiceIsUp(Conflict):
     msg_fmt = "Service %(service_id)s is up; stop it before deleting it."
+
+
+class CapacityExceeded(Conflict):
+    """Raised when a claim does not fit in a host's inventory.
+
+    The claim's transaction must roll back; a scheduler tries its next-best
+    host.
+    """
+
+    msg_fmt = ("%(host)s has no room for %(amount)s %(resource_class)s")
 
 
 class NotAuthorized(CapstanError):

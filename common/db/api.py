@@ -96,6 +96,18 @@ class Database:
                 yield connection.execution_options(
                     isolation_level="AUTOCOMMIT")
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """Yield a Core connection in one transaction: committed when the
+        block ends, rolled back when it raises.
+
+        For changes that must happen together, such as a resource's
+        compare-and-swap and the capacity it claims (common/db/placement.py).
+        """
+        with _disconnects_unavailable():
+            with self.engine.begin() as connection:
+                yield connection
+
     def ping(self) -> None:
         """Run ``SELECT 1``; raise ServiceUnavailable if it fails."""
         with self.session() as session:

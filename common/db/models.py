@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, text
+from sqlalchemy import (Boolean, DateTime, Float, Index, Integer, String,
+                        text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -57,3 +58,40 @@ class Service(TimestampMixin, Base):
     forced_down: Mapped[bool] = mapped_column(Boolean, nullable=False,
                                               default=False)
     last_seen_up: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+
+
+class ResourceInventory(Base):
+    """What one host offers of one resource class, and how much is used.
+
+    ``used`` is the sum of the host's allocations of that class, kept in
+    step by :mod:`capstan.common.db.placement` in the same transaction as
+    each allocation; a claim fits while ``used + amount <= total *
+    allocation_ratio - reserved``.
+    """
+
+    __tablename__ = "resource_inventories"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource_class: Mapped[str] = mapped_column(String(64), primary_key=True)
+    total: Mapped[int] = mapped_column(Integer, nullable=False)
+    reserved: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    allocation_ratio: Mapped[float] = mapped_column(Float, nullable=False,
+                                                    default=1.0)
+    used: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    updated_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+
+
+class ResourceAllocation(Base):
+    """What one consumer (a resource of an application) holds on a host."""
+
+    __tablename__ = "resource_allocations"
+    __table_args__ = (
+        Index("resource_allocations_host_class", "host", "resource_class"),
+    )
+
+    consumer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource_class: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    amount: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime, default=utcnow, nullable=False)
