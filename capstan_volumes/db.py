@@ -144,13 +144,14 @@ def _marker_statement(sort_key: str, by_project: bool) -> sa.Select:
                                     by_project)
 
 
-def cas(db: Database, volume_id: str, expected: str | tuple[str, ...],
-        **values) -> bool:
+def cas(db: Database, volume_id: str, expected: str | tuple[str, ...], *,
+        connection: sa.Connection | None = None, **values) -> bool:
     """Set ``values`` only if the volume's status is ``expected``.
 
     The compare-and-swap every status change goes through: a duplicate
     or stale cast finds the status moved on and changes nothing.
-    Returns whether the row was updated.
+    Returns whether the row was updated. With ``connection``, it runs in
+    that connection's transaction (with a claim or release of capacity).
     """
     if isinstance(expected, str):
         expected = (expected,)
@@ -158,8 +159,7 @@ def cas(db: Database, volume_id: str, expected: str | tuple[str, ...],
     params = listing.value_params(values)
     params.update(w_id=volume_id, w_expected=list(expected))
     statement = cas_statement(tuple(sorted(values)), ("status",))
-    with db.autocommit() as connection:
-        return connection.execute(statement, params).rowcount == 1
+    return _changed(db, connection, statement, params) == 1
 
 
 def get_state(db: Database, volume_id: str) -> sa.Row | None:
@@ -222,7 +222,8 @@ def get_stuck_creating(db: Database, older_than: datetime.datetime,
 
 def cas_creating(db: Database, volume_id: str, *,
                  expected_host: str | None,
-                 attempts: int | None = None, **values) -> bool:
+                 attempts: int | None = None,
+                 connection: sa.Connection | None = None, **values) -> bool:
     """Set ``values`` on a volume still ``creating`` on a given host.
 
     ``expected_host=None`` matches only a volume not placed yet, so a
@@ -241,8 +242,7 @@ def cas_creating(db: Database, volume_id: str, *,
         where.append("schedule_attempts")
         params["w_schedule_attempts"] = attempts
     statement = cas_statement(tuple(sorted(values)), tuple(where))
-    with db.autocommit() as connection:
-        return connection.execute(statement, params).rowcount == 1
+    return _changed(db, connection, statement, params) == 1
 
 
 def get_hosts(db: Database, volume_ids: list[str]) -> dict[str, str]:
@@ -255,3 +255,13 @@ def get_hosts(db: Database, volume_ids: list[str]) -> dict[str, str]:
         table.host.is_not(None))
     with db.session() as session:
         return {row.id: row.host for row in session.execute(query)}
+
+
+def _changed(db: Database, connection: sa.Connection | None,
+             statement: sa.Executable, params: dict) -> int:
+    """Rows ``statement`` changed, in ``connection``'s transaction or in
+    autocommit."""
+    if connection is not None:
+        return connection.execute(statement, params).rowcount
+    with db.autocommit() as autocommit:
+        return autocommit.execute(statement, params).rowcount

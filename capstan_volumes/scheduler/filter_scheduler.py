@@ -1,11 +1,15 @@
 """FilterScheduler: the placement flows behind the SchedulerManager.
 
 Placing a volume: the HostManager picks a host (and consumes the request on
-it), the row is compare-and-swapped from ``creating`` without a host to
-``creating`` on that host, and ``create_volume`` is cast to that host. If
-the swap fails, the volume was deleted or already placed (a duplicate
-cast): nothing is sent. No valid host sets the volume to ``error`` with the
-reason in ``fault``.
+it), then one transaction compare-and-swaps the row from ``creating``
+without a host to ``creating`` on that host and claims the volume's size
+in that host's disk inventory (common/db/placement.py); then
+``create_volume`` is cast to that host. If the swap fails, the volume was
+deleted or already placed (a duplicate cast): nothing is sent. If the
+claim does not fit (another scheduler filled the host first), the
+transaction rolls back and the next-best host is tried, up to
+``CLAIM_ATTEMPTS`` hosts. No valid host sets the volume to ``error`` with
+the reason in ``fault``.
 
 Re-sending: a volume still ``creating`` after ``resend_after`` seconds lost
 a cast somewhere. Without a host it is placed again; with one, the cast to
@@ -22,11 +26,17 @@ from typing import Any
 
 from capstan.common import exception, rpc
 from capstan.common.db.api import Database
+from capstan.common.db.placement import Placement
 from capstan.worker.scheduler.host_manager import HostManager
 from capstan.worker.scheduler.host_state import RequestSpec
+from capstan_volumes import capacity
 from capstan_volumes import db as volume_db
 
 LOG = logging.getLogger(__name__)
+
+# Hosts one placement tries when their claims do not fit; after that the
+# volume gets "No valid host". Each refused claim re-reads the inventories.
+CLAIM_ATTEMPTS = 5
 
 
 class FilterScheduler:
@@ -34,8 +44,10 @@ class FilterScheduler:
 
     def __init__(self, *, db: Database, host_manager: HostManager,
                  volume_api: Any, max_attempts: int,
-                 resend_after: float) -> None:
+                 resend_after: float,
+                 placement: Placement | None = None) -> None:
         self.db = db
+        self.placement = placement if placement is not None else Placement(db)
         self.host_manager = host_manager
         self.volume_api = volume_api
         self.max_attempts = max_attempts
@@ -77,21 +89,47 @@ class FilterScheduler:
         return count
 
     def _place(self, context: Any, spec: RequestSpec) -> str | None:
-        state = self.host_manager.select_host(context, spec)
+        tried: list[str] = []
+        for _attempt in range(CLAIM_ATTEMPTS):
+            state = self.host_manager.select_host(context, spec,
+                                                  exclude=tried)
+            try:
+                placed = self._claim(spec, state)
+            except exception.CapacityExceeded as exc:
+                LOG.info("volume %s: %s; trying another host",
+                         spec.resource_id, exc)
+                self.host_manager.claim_failed(state, spec)
+                tried.append(state.host)
+                continue
+            if not placed:
+                self.host_manager.release(state, spec)
+                LOG.info("volume %s is no longer waiting for a host "
+                         "(deleted or placed already); not sending it",
+                         spec.resource_id)
+                return None
+            state.confirm(spec)
+            LOG.info("volume %s placed on %s (%s)", spec.resource_id,
+                     state.host, spec)
+            self._cast_create(context, state.host, spec.resource_id)
+            return state.host
+        raise exception.NoValidHost(
+            reason=f"the claims of {spec} did not fit on "
+                   f"{', '.join(tried)}, which other placements filled")
+
+    def _claim(self, spec: RequestSpec, state: Any) -> bool:
+        """Move the row to the host and claim its size there, together;
+        False if the row moved on (nothing claimed)."""
         values = {"host": state.host, "fault": None}
         if state.availability_zone:
             values["availability_zone"] = state.availability_zone
-        if not volume_db.cas_creating(self.db, spec.resource_id,
-                                      expected_host=None, **values):
-            self.host_manager.release(state, spec)
-            LOG.info("volume %s is no longer waiting for a host (deleted "
-                     "or placed already); not sending it", spec.resource_id)
-            return None
-        state.confirm(spec)
-        LOG.info("volume %s placed on %s (%s)", spec.resource_id, state.host,
-                 spec)
-        self._cast_create(context, state.host, spec.resource_id)
-        return state.host
+        with self.placement.transaction() as connection:
+            if not volume_db.cas_creating(self.db, spec.resource_id,
+                                          expected_host=None,
+                                          connection=connection, **values):
+                return False
+            self.placement.claim(connection, spec.resource_id, state.host,
+                                 capacity.resources(spec.size))
+        return True
 
     def _resend(self, context: Any, volume: Any) -> int:
         attempts = volume.schedule_attempts
@@ -130,10 +168,17 @@ class FilterScheduler:
 
     def _fail(self, volume_id: str, host: str | None, fault: str,
               attempts: int | None = None) -> None:
-        if volume_db.cas_creating(self.db, volume_id, expected_host=host,
-                                  attempts=attempts, status="error",
-                                  fault=fault):
-            LOG.warning("volume %s set to error: %s", volume_id, fault)
+        # The row's move to error and the release of what a placed volume
+        # claimed happen together: a duplicate frees nothing twice.
+        with self.placement.transaction() as connection:
+            if not volume_db.cas_creating(
+                    self.db, volume_id, expected_host=host,
+                    attempts=attempts, connection=connection,
+                    status="error", fault=fault):
+                return
+            if host is not None:
+                self.placement.release(connection, volume_id)
+        LOG.warning("volume %s set to error: %s", volume_id, fault)
 
 
 def _give_up_fault(volume: Any, attempts: int) -> str:

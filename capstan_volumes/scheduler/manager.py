@@ -42,7 +42,8 @@ class SchedulerManager(Manager):
             db=self.db, host_manager=self.host_manager,
             volume_api=self.volume_api,
             max_attempts=self.conf.scheduler.max_attempts,
-            resend_after=self.conf.scheduler.resend_after)
+            resend_after=self.conf.scheduler.resend_after,
+            placement=self.host_manager.placement)
 
     def post_start_hook(self, service_id: int) -> None:
         # Ask every volume worker to report now rather than at its next

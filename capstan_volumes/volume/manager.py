@@ -14,10 +14,13 @@ from typing import Any
 from capstan.common import context as capstan_context
 from capstan.common import driver as driver_loader
 from capstan.common import rpc
+from capstan.common import exception
+from capstan.common.db.placement import Placement
 from capstan.common.manager import SchedulerDependentManager
 from capstan.common.periodic import periodic_task
 from capstan_volumes.scheduler import rpcapi as scheduler_rpcapi
 from capstan_volumes.volume.drivers import base
+from capstan_volumes import capacity
 from capstan_volumes import db as volume_db
 
 LOG = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ class VolumeManager(SchedulerDependentManager):
     def __init__(self, *, driver: base.VolumeDriver | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.placement = Placement(self.db)
         self.driver = driver or driver_loader.load(
             base.NAMESPACE, self.conf.volume_driver, host=self.host,
             options=_driver_options(self.conf))
@@ -74,9 +78,12 @@ class VolumeManager(SchedulerDependentManager):
             location = self.driver.create_volume(volume.id, volume.size)
         except Exception as exc:
             LOG.exception("creating volume %s failed", volume_id)
-            volume_db.cas_creating(self.db, volume_id, expected_host=self.host,
-                                   status="error",
-                                   fault=_fault("create", exc))
+            with self.placement.transaction() as connection:
+                if volume_db.cas_creating(
+                        self.db, volume_id, expected_host=self.host,
+                        connection=connection, status="error",
+                        fault=_fault("create", exc)):
+                    self.placement.release(connection, volume_id)
         else:
             # Only if the volume is still this host's to create.
             if volume_db.cas_creating(
@@ -104,8 +111,13 @@ class VolumeManager(SchedulerDependentManager):
                           status="error_deleting",
                           fault=_fault("delete", exc))
         else:
-            volume_db.cas(self.db, volume_id, "deleting",
-                          deleted_at=self.db.now())
+            # Gone and its capacity given back, together: a duplicate
+            # delete finds the row gone and frees nothing twice.
+            with self.placement.transaction() as connection:
+                if volume_db.cas(self.db, volume_id, "deleting",
+                                 connection=connection,
+                                 deleted_at=self.db.now()):
+                    self.placement.release(connection, volume_id)
             LOG.info("volume %s deleted", volume_id)
         if publish:
             self._report_change(context)
@@ -117,12 +129,24 @@ class VolumeManager(SchedulerDependentManager):
         volume = self._own_volume(volume_id, "extending")
         if volume is None:
             return
+        grow = capacity.resources(new_size - volume.size)
+        try:
+            with self.placement.transaction() as connection:
+                self.placement.claim(connection, volume_id, self.host, grow)
+        except exception.CapacityExceeded as exc:
+            volume_db.cas(self.db, volume_id, "extending", status="available",
+                          fault=f"extend failed: {exc}")
+            LOG.warning("volume %s not extended: %s", volume_id, exc)
+            return
         try:
             self.driver.extend_volume(volume.id, new_size)
         except Exception as exc:
             LOG.exception("extending volume %s failed", volume_id)
-            volume_db.cas(self.db, volume_id, "extending", status="available",
-                          fault=_fault("extend", exc))
+            with self.placement.transaction() as connection:
+                if volume_db.cas(self.db, volume_id, "extending",
+                                 connection=connection, status="available",
+                                 fault=_fault("extend", exc)):
+                    self.placement.release(connection, volume_id, grow)
         else:
             volume_db.cas(self.db, volume_id, "extending", status="available",
                           size=new_size, fault=None)
@@ -192,9 +216,18 @@ class VolumeManager(SchedulerDependentManager):
         # the row keeps its old size. NOTE(capstan): the backing file may
         # already have grown; drivers refuse to shrink (it would drop
         # data), so it is left as it is and the fault says what happened.
-        volume_db.cas(self.db, volume.id, "extending", status="available",
-                      fault="extend interrupted by a restart of "
-                      f"{self.host}; size unchanged")
+        with self.placement.transaction() as connection:
+            if not volume_db.cas(self.db, volume.id, "extending",
+                                 connection=connection, status="available",
+                                 fault="extend interrupted by a restart of "
+                                 f"{self.host}; size unchanged"):
+                return
+            # What the interrupted extend claimed, if it got that far.
+            held = self.placement.allocations(volume.id).get(
+                capacity.DISK_GB, (None, volume.size))[1]
+            if held > volume.size:
+                self.placement.release(connection, volume.id,
+                                       capacity.resources(held - volume.size))
 
     def _refresh_capabilities(self, context: Any) -> None:
         capabilities = dict(self.driver.get_capabilities())
@@ -211,7 +244,21 @@ class VolumeManager(SchedulerDependentManager):
         capabilities["max_over_subscription_ratio"] = (
             self.conf.file_driver.max_over_subscription_ratio)
         capabilities["availability_zone"] = self.conf.availability_zone
+        self._write_inventory(capabilities)
         self.update_service_capabilities(capabilities)
+
+    def _write_inventory(self, capabilities: dict) -> None:
+        """This host's disk inventory, against which placements claim.
+
+        NOTE(capstan): thin (sparse) volumes may promise the capacity
+        times the over-subscription ratio; thick ones only the capacity.
+        """
+        thin = capabilities.get("thin_provisioning") is True
+        self.placement.set_inventory(
+            self.host, capacity.DISK_GB,
+            total=int(capabilities.get("total_capacity_gb") or 0),
+            allocation_ratio=(capabilities["max_over_subscription_ratio"]
+                              if thin else 1.0))
 
 
 def _fault(action: str, exc: Exception) -> str:

@@ -71,11 +71,20 @@ def upgrade(db: Database, revision: str = "heads", *,
 
 def head_revision(applications: Iterable[application.Application] | None
                   = None) -> str:
-    """The heads according to alembic, sorted and joined with spaces."""
+    """The revisions alembic keeps in ``alembic_version`` once every branch
+    is at its head, sorted and joined with spaces.
+
+    That is alembic's heads less those another revision ``depends_on``
+    (an application's revision that needs a framework table): alembic
+    counts such a head as applied by the revision that depends on it.
+    """
     from alembic.script import ScriptDirectory
 
     config = _alembic_config(None, version_locations(applications))
-    return " ".join(sorted(ScriptDirectory.from_config(config).get_heads()))
+    script = ScriptDirectory.from_config(config)
+    needed = {dependency for revision in script.walk_revisions()
+              for dependency in _as_tuple(revision.dependencies)}
+    return " ".join(sorted(set(script.get_heads()) - needed))
 
 
 def current_revision(db: Database) -> str | None:

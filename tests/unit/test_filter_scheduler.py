@@ -14,6 +14,7 @@ import pytest
 from capstan.common import context
 from capstan.common.db import migration, models
 from capstan.common.db.api import Database
+from capstan.common.db.placement import Placement
 from capstan.common.db.services import Services
 from capstan_volumes.scheduler.filter_scheduler import FilterScheduler
 from capstan.worker.scheduler.filters.availability_zone import AvailabilityZoneFilter
@@ -22,6 +23,7 @@ from capstan_volumes.scheduler.host_manager import VolumeHostManager as HostMana
 from capstan.worker.scheduler.weighers.capacity import CapacityWeigher
 from capstan_volumes import models as volume_models
 from capstan_volumes import db as volume_db
+from capstan_volumes.capacity import DISK_GB
 
 START = datetime.datetime(2026, 1, 1, 12, 0, 0)
 RESEND_AFTER = 60
@@ -91,7 +93,10 @@ def ctxt():
 
 
 def _add_host(db, host_manager, host, free, zone="az1"):
+    """A volume host as its worker makes it known: service record, disk
+    inventory (what claims are made against), capability report."""
     Services(db).create(host, "worker", "volume")
+    Placement(db).set_inventory(host, DISK_GB, total=free)
     host_manager.update_service_capabilities(host, {
         "total_capacity_gb": 100, "free_capacity_gb": free,
         "allocated_capacity_gb": 100 - free, "availability_zone": zone},

@@ -19,10 +19,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Container, Iterable
 
 from capstan.common import exception, plugins, records
 from capstan.common.db.api import Database
+from capstan.common.db.placement import Placement
 from capstan.common.db.services import Services
 from capstan.worker.scheduler import filters as filters_pkg
 from capstan.worker.scheduler import weighers as weighers_pkg
@@ -56,6 +57,9 @@ class HostManager:
     """
 
     topic: str = ""
+    # The resource class whose inventory (common/db/placement.py) gives a
+    # HostState its capacity; None keeps capacity from the reports.
+    capacity_class: str | None = None
 
     def __init__(self, *, db: Database,
                  filters: list[filters_pkg.BaseHostFilter],
@@ -64,9 +68,11 @@ class HostManager:
                  services_ttl: float = SERVICES_TTL,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time,
-                 services: Services | None = None) -> None:
+                 services: Services | None = None,
+                 placement: Placement | None = None) -> None:
         self.db = db
         self.services = services if services is not None else Services(db)
+        self.placement = placement if placement is not None else Placement(db)
         self.filters = filters
         self.weighers = weighers
         self.service_down_time = service_down_time
@@ -189,13 +195,17 @@ class HostManager:
 
     # -- one placement -----------------------------------------------------
 
-    def select_host(self, context: Any, spec: RequestSpec) -> HostState:
+    def select_host(self, context: Any, spec: RequestSpec,
+                    exclude: Container[str] = ()) -> HostState:
         """Choose the best host for ``spec`` and consume the request on it.
 
-        Raises :class:`~common.exception.NoValidHost` with the reason.
-        Call :meth:`release` if the placement is then abandoned.
+        Hosts named in ``exclude`` (tried already) are left out. Raises
+        :class:`~common.exception.NoValidHost` with the reason. Call
+        :meth:`release` if the placement is then abandoned, or
+        :meth:`claim_failed` if the host's claim did not fit.
         """
-        hosts = self.get_all_host_states(context)
+        hosts = [state for state in self.get_all_host_states(context)
+                 if state.host not in exclude]
         if not hosts:
             raise exception.NoValidHost(reason=self._why_no_candidates())
         spec.resource_hosts = self.locate_resources(spec.all_hinted_ids())
@@ -209,6 +219,12 @@ class HostManager:
         if spec.resource_id:
             self._resource_host[spec.resource_id] = best.host
         return best
+
+    def claim_failed(self, state: HostState, spec: RequestSpec) -> None:
+        """The database refused the claim on ``state``'s host: release the
+        placement here and read the inventories again before the next."""
+        self.release(state, spec)
+        self._services_read_at = None
 
     def release(self, state: HostState, spec: RequestSpec) -> None:
         """Undo :meth:`select_host`'s consumption (placement abandoned)."""
@@ -243,6 +259,7 @@ class HostManager:
             rows = self.services.get_liveness(self.topic)
         finally:
             self._services_reading = False
+        self._refresh_inventories()
         db_now = self.db.now()
         up = frozenset(
             row.host for row in rows
@@ -252,6 +269,15 @@ class HostManager:
         if up != self._up_hosts:
             self._up_hosts = up
             self._candidates = None
+
+    def _refresh_inventories(self) -> None:
+        """Capacity from the database's inventories, read with the services
+        (one statement for every host)."""
+        if not self.capacity_class:
+            return
+        read_at = self._wall_clock()
+        for row in self.placement.inventories(self.capacity_class):
+            self._state(row.host).update_inventory(row, read_at)
 
     def _why_no_candidates(self) -> str:
         if not self._up_hosts:

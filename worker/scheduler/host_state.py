@@ -118,6 +118,11 @@ class HostState:
         self.thin_provisioning = False
         self.reported_at: float | None = None
         self.synced_at: float | None = None
+        # The host's inventory row of the HostManager's capacity class,
+        # when it has one, and when it was read: capacity then comes from
+        # the database, where every claim is counted, not from reports.
+        self.inventory: Any = None
+        self.inventory_read_at: float | None = None
         self.resource_ids: set[str] = set(resource_ids)
         # (placed_at, resource_id, size) of placements not yet known to be in
         # both a report and a resource list sent after them.
@@ -141,8 +146,14 @@ class HostState:
         self.reported_at = timestamp
         self.capabilities = dict(capabilities)
         self.availability_zone = capabilities.get("availability_zone")
-        self.total_capacity_gb = _number(capabilities, "total_capacity_gb", 0)
         self.free_capacity_gb = _number(capabilities, "free_capacity_gb", 0)
+        if self.inventory is not None:
+            # NOTE(capstan): the report's sums were read before placements
+            # whose rows it cannot know of; the inventory counts every claim
+            # (this is the race that over-committed hosts).
+            self._forget_reported_placements()
+            return True
+        self.total_capacity_gb = _number(capabilities, "total_capacity_gb", 0)
         self.allocated_capacity_gb = _number(
             capabilities, "allocated_capacity_gb", 0)
         self.provisioned_capacity_gb = _number(
@@ -157,6 +168,24 @@ class HostState:
                 self._apply(size)
         self._forget_reported_placements()
         return True
+
+    def update_inventory(self, inventory: Any, read_at: float) -> None:
+        """Take the host's inventory row (``total``, ``reserved``,
+        ``allocation_ratio``, ``used``), read at wall-clock ``read_at``.
+
+        Capacity is then what a claim can still get: ``total x ratio -
+        reserved - used``, less the placements made here since the read.
+        """
+        self.inventory, self.inventory_read_at = inventory, read_at
+        self.total_capacity_gb = inventory.total
+        self.max_over_subscription_ratio = float(inventory.allocation_ratio)
+        self.thin_provisioning = True
+        self.allocated_capacity_gb = inventory.used + inventory.reserved
+        self.provisioned_capacity_gb = self.allocated_capacity_gb
+        for placed_at, _resource_id, size in self._placements:
+            if placed_at > read_at:
+                self._apply(size)
+        self._forget_reported_placements()
 
     def sync_resource_ids(self, resource_ids: Iterable[str], timestamp: float
                           ) -> tuple[set[str], set[str]] | None:
@@ -224,7 +253,9 @@ class HostState:
         self.provisioned_capacity_gb += size
 
     def _forget_reported_placements(self) -> None:
-        marks = [mark for mark in (self.reported_at, self.synced_at)
+        capacity_mark = (self.reported_at if self.inventory is None
+                         else self.inventory_read_at)
+        marks = [mark for mark in (capacity_mark, self.synced_at)
                  if mark is not None]
         if marks and self._placements:
             seen = min(marks)
