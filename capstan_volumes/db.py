@@ -25,7 +25,8 @@ DEFAULTS = {"meta": dict, "scheduler_hints": dict, "schedule_attempts": int,
 SORT_KEYS = ("created_at", "updated_at", "size", "name", "status", "id")
 # What a volume's REST view shows: not the scheduler hints nor deleted_at,
 # which a listing would decode for nothing.
-_LISTED = listing.columns(Volume, exclude=("scheduler_hints", "deleted_at"))
+_LISTED = listing.columns(Volume, exclude=("scheduler_hints", "deleted_at",
+                                          "scheduled_by"))
 _NULLABLE_TEXT = ("name", "host", "availability_zone")
 
 
@@ -208,13 +209,28 @@ def get_by_host(db: Database, host: str, *,
 
 
 def get_stuck_creating(db: Database, older_than: datetime.datetime,
-                       limit: int = 100) -> list[Volume]:
-    """Volumes still ``creating`` since before ``older_than``."""
+                       limit: int = 100, *,
+                       crashed: dict[str, datetime.datetime] | None = None
+                       ) -> list[Volume]:
+    """Volumes still ``creating`` that nobody is working on.
+
+    Those unchanged since before ``older_than`` (a lost cast), and, with
+    ``crashed`` (scheduler host -> its last heartbeat), at once: those the
+    crashed schedulers placed or re-sent, and those no scheduler took yet
+    that were created before the last heartbeat of one that crashed (it
+    may have taken their cast with it).
+    """
     table = Volume
+    stuck = [sa.func.coalesce(table.updated_at,
+                              table.created_at) < older_than]
+    if crashed:
+        stuck.append(table.scheduled_by.in_(sorted(crashed)))
+        stuck.append(sa.and_(table.scheduled_by.is_(None),
+                             table.host.is_(None),
+                             table.created_at < max(crashed.values())))
     query = (sa.select(table)
              .where(table.status == "creating", table.deleted_at.is_(None),
-                    sa.func.coalesce(table.updated_at,
-                                     table.created_at) < older_than)
+                    sa.or_(*stuck))
              .order_by(table.created_at).limit(limit))
     with db.session() as session:
         return list(session.scalars(query))

@@ -33,5 +33,8 @@ class Volume(TimestampMixin, Base):
                                                   default=dict)
     schedule_attempts: Mapped[int] = mapped_column(Integer, nullable=False,
                                                    default=0)
+    # The scheduler that placed or last re-sent the volume: while the
+    # volume is creating, its liveness says whether to wait for it.
+    scheduled_by: Mapped[str | None] = mapped_column(String(255))
     export_location: Mapped[str | None] = mapped_column(String(1024))
     fault: Mapped[str | None] = mapped_column(Text)

@@ -44,6 +44,23 @@ def is_up_since(service: models.Service, since: datetime.datetime) -> bool:
     return last_seen_up is not None and last_seen_up >= since
 
 
+def crashed(rows, *, now: datetime.datetime,
+            service_down_time: float) -> dict[str, datetime.datetime]:
+    """The hosts among ``rows`` (service records, e.g. from
+    ``Services.get_liveness``) whose service crashed, with their last
+    heartbeat.
+
+    A crashed service still reads ``running`` (it never marked itself
+    stopped) but is down; one forced down by an operator counts too. A
+    service that stopped cleanly finished its work first and is not
+    listed. The work such a service had taken on can be taken over.
+    """
+    since = up_since(now, service_down_time)
+    return {row.host: row.last_seen_up for row in rows
+            if row.state == "running" and row.last_seen_up is not None
+            and not is_up_since(row, since)}
+
+
 class ServiceRecord:
     """The record of one running service and its heartbeat.
 

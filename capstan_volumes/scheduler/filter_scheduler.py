@@ -11,8 +11,12 @@ transaction rolls back and the next-best host is tried, up to
 ``CLAIM_ATTEMPTS`` hosts. No valid host sets the volume to ``error`` with
 the reason in ``fault``.
 
-Re-sending: a volume still ``creating`` after ``resend_after`` seconds lost
-a cast somewhere. Without a host it is placed again; with one, the cast to
+Re-sending: a volume still ``creating`` whose scheduler crashed (its
+service record reads running but down) is re-sent at once, and so is one
+no scheduler took yet that was created before the last heartbeat of a
+scheduler that crashed (it may have taken the cast with it). Any other
+volume still ``creating`` after ``resend_after`` seconds lost a cast
+somewhere. Without a host it is placed again; with one, the cast to
 that host is repeated (the worker's own compare-and-swap makes that
 harmless). Each re-send is claimed by a compare-and-swap of
 ``schedule_attempts``, so two schedulers never both re-send; after
@@ -24,9 +28,10 @@ import datetime
 import logging
 from typing import Any
 
-from capstan.common import exception, rpc
+from capstan.common import exception, records, rpc
 from capstan.common.db.api import Database
 from capstan.common.db.placement import Placement
+from capstan.common.db.services import Services
 from capstan.worker.scheduler.host_manager import HostManager
 from capstan.worker.scheduler.host_state import RequestSpec
 from capstan_volumes import capacity
@@ -34,6 +39,7 @@ from capstan_volumes import db as volume_db
 
 LOG = logging.getLogger(__name__)
 
+SCHEDULER_TOPIC = "scheduler"
 # Hosts one placement tries when their claims do not fit; after that the
 # volume gets "No valid host". Each refused claim re-reads the inventories.
 CLAIM_ATTEMPTS = 5
@@ -45,8 +51,14 @@ class FilterScheduler:
     def __init__(self, *, db: Database, host_manager: HostManager,
                  volume_api: Any, max_attempts: int,
                  resend_after: float,
-                 placement: Placement | None = None) -> None:
+                 placement: Placement | None = None, host: str = "",
+                 service_down_time: float = 60.0,
+                 services: Services | None = None) -> None:
         self.db = db
+        # This scheduler's host, written on the rows it places or re-sends.
+        self.host = host
+        self.service_down_time = service_down_time
+        self.services = services if services is not None else Services(db)
         self.placement = placement if placement is not None else Placement(db)
         self.host_manager = host_manager
         self.volume_api = volume_api
@@ -75,10 +87,14 @@ class FilterScheduler:
 
     def resend_stuck_volumes(self, context: Any) -> int:
         """Re-send the volumes stuck in ``creating``; return how many."""
-        older_than = self.db.now() - datetime.timedelta(
-            seconds=self.resend_after)
+        now = self.db.now()
+        older_than = now - datetime.timedelta(seconds=self.resend_after)
+        crashed = records.crashed(
+            self.services.get_liveness(SCHEDULER_TOPIC), now=now,
+            service_down_time=self.service_down_time)
         count = 0
-        for volume in volume_db.get_stuck_creating(self.db, older_than):
+        for volume in volume_db.get_stuck_creating(self.db, older_than,
+                                                   crashed=crashed):
             try:
                 count += self._resend(context, volume)
             except exception.ServiceUnavailable:
@@ -119,7 +135,8 @@ class FilterScheduler:
     def _claim(self, spec: RequestSpec, state: Any) -> bool:
         """Move the row to the host and claim its size there, together;
         False if the row moved on (nothing claimed)."""
-        values = {"host": state.host, "fault": None}
+        values = {"host": state.host, "fault": None,
+                  "scheduled_by": self.host}
         if state.availability_zone:
             values["availability_zone"] = state.availability_zone
         with self.placement.transaction() as connection:
@@ -141,7 +158,8 @@ class FilterScheduler:
             return 0  # Not an attempt: nothing to place it on is known.
         if not volume_db.cas_creating(
                 self.db, volume.id, expected_host=volume.host,
-                attempts=attempts, schedule_attempts=attempts + 1):
+                attempts=attempts, schedule_attempts=attempts + 1,
+                scheduled_by=self.host):
             return 0  # It moved on, or another scheduler took it.
         LOG.warning("volume %s stuck in creating (host %s); re-sending, "
                     "attempt %d of %d", volume.id, volume.host or "none",

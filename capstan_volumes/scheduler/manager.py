@@ -21,10 +21,12 @@ from capstan_volumes.volume import rpcapi as volume_rpcapi
 
 LOG = logging.getLogger(__name__)
 
-# Seconds between two looks for stuck volumes; a stuck volume is re-sent
-# between [scheduler] resend_after and resend_after + this after its last
-# change (or later, if [DEFAULT] periodic_interval is longer).
-RESEND_SPACING = 10
+# Seconds between two looks for stuck volumes (one query): a volume whose
+# scheduler crashed is re-sent within this of its scheduler's record
+# reading down; a lost cast between [scheduler] resend_after and
+# resend_after + this after its last change (or later, if [DEFAULT]
+# periodic_interval is longer).
+RESEND_SPACING = 2
 
 
 class SchedulerManager(Manager):
@@ -43,7 +45,9 @@ class SchedulerManager(Manager):
             volume_api=self.volume_api,
             max_attempts=self.conf.scheduler.max_attempts,
             resend_after=self.conf.scheduler.resend_after,
-            placement=self.host_manager.placement)
+            placement=self.host_manager.placement, host=self.host,
+            service_down_time=self.conf.service_down_time,
+            services=self.host_manager.services)
 
     def post_start_hook(self, service_id: int) -> None:
         # Ask every volume worker to report now rather than at its next

@@ -84,7 +84,7 @@ def volume_api():
 def scheduler(db, host_manager, volume_api):
     return FilterScheduler(db=db, host_manager=host_manager,
                            volume_api=volume_api, max_attempts=MAX_ATTEMPTS,
-                           resend_after=RESEND_AFTER)
+                           resend_after=RESEND_AFTER, host="s1")
 
 
 @pytest.fixture
@@ -315,3 +315,62 @@ def test_volume_get_hosts_maps_placed_live_volumes_only(db, clock):
 
     assert volume_db.get_hosts(db, [placed, unplaced, deleted, "nope"]) == {
         placed: "a"}
+
+
+def _crashed_scheduler(db, clock, host="s-dead", age=3600 * 2):
+    """A scheduler record that still reads running, heartbeat long gone
+    (the fixture's service_down_time is SERVICE_DOWN_TIME)."""
+    services = Services(db)
+    row = services.create(host, "worker", "scheduler")
+    services.update(row.id, last_seen_up=clock() - datetime.timedelta(
+        seconds=age))
+    return row
+
+
+def test_crashed_scheduler_placed_volume_is_resent_at_once(
+        scheduler, db, clock, host_manager, volume_api, ctxt):
+    _add_host(db, host_manager, "a", free=50)
+    volume_id = _volume(db, clock, host="a", scheduled_by="s-dead")
+    _crashed_scheduler(db, clock)
+    clock.advance(1)  # far less than RESEND_AFTER
+
+    assert scheduler.resend_stuck_volumes(ctxt) == 1
+
+    assert volume_api.casts == [("a", volume_id)]
+    row = _row(db, volume_id)
+    assert (row.scheduled_by, row.schedule_attempts) == ("s1", 1)
+    # Now this scheduler's: not re-sent again before RESEND_AFTER.
+    assert scheduler.resend_stuck_volumes(ctxt) == 0
+
+
+def test_crashed_scheduler_may_have_taken_unplaced_casts(
+        db, clock, host_manager, volume_api, ctxt):
+    scheduler = FilterScheduler(db=db, host_manager=host_manager,
+                                volume_api=volume_api,
+                                max_attempts=MAX_ATTEMPTS,
+                                resend_after=RESEND_AFTER, host="s1",
+                                service_down_time=10)
+    _add_host(db, host_manager, "a", free=50)
+    before = _volume(db, clock)
+    clock.advance(5)
+    _crashed_scheduler(db, clock, age=0)  # its last heartbeat: now (t=5)
+    clock.advance(5)
+    after = _volume(db, clock)  # created after its last heartbeat (t=10)
+
+    # Its record reads down only after service_down_time.
+    assert scheduler.resend_stuck_volumes(ctxt) == 0
+    clock.advance(10)  # t=20: down; both far younger than RESEND_AFTER
+
+    assert scheduler.resend_stuck_volumes(ctxt) == 1
+    assert volume_api.casts == [("a", before)]
+    assert _row(db, after).host is None
+
+
+def test_live_scheduler_placed_volume_waits_for_resend_after(
+        scheduler, db, clock, host_manager, volume_api, ctxt):
+    _add_host(db, host_manager, "a", free=50)
+    Services(db).create("s-live", "worker", "scheduler")
+    _volume(db, clock, host="a", scheduled_by="s-live")
+    clock.advance(RESEND_AFTER - 1)
+    assert scheduler.resend_stuck_volumes(ctxt) == 0
+    assert volume_api.casts == []

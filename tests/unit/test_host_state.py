@@ -180,3 +180,40 @@ def test_host_state_confirm_keeps_placement_past_report_read_before_it():
     state.update_capabilities({"total_capacity_gb": 10,
                                "free_capacity_gb": 6}, timestamp=104.0)
     assert state.free_capacity_gb == 6
+
+
+def _inventory(used, total=40, ratio=1.0, reserved=0):
+    return types.SimpleNamespace(total=total, allocation_ratio=ratio,
+                                 reserved=reserved, used=used)
+
+
+def test_host_state_inventory_report_read_before_the_row_loses_nothing():
+    """The interleaving that over-committed hosts with reports alone: a
+    placement (t=101), then a report stamped after it (t=101.5) whose sums
+    were read before the placement's row was written, then the row (and,
+    now, its claim) at t=102. The report used to replace the count without
+    the placement; with the inventory, reports no longer set capacity."""
+    state = HostState("h1", {"total_capacity_gb": 40,
+                             "free_capacity_gb": 40}, timestamp=100.0)
+    state.update_inventory(_inventory(used=0), read_at=100.0)
+    spec = RequestSpec(size=10, resource_id="v1")
+    state.consume_from_request(spec, now=101.0)
+    state.update_capabilities({"total_capacity_gb": 40,
+                               "free_capacity_gb": 40,
+                               "provisioned_capacity_gb": 0,
+                               "thin_provisioning": True}, 101.5)
+    state.confirm(spec, now=102.0)
+    assert state.virtual_free_capacity_gb == 30
+    # The next read of the inventory counts the claim committed at 102.
+    state.update_inventory(_inventory(used=10), read_at=103.0)
+    assert state.virtual_free_capacity_gb == 30
+    assert state.pool()["capabilities"]["provisioned_capacity_gb"] == 10
+
+
+def test_host_state_inventory_keeps_placements_made_after_the_read():
+    state = HostState("h1", {}, timestamp=100.0)
+    spec = RequestSpec(size=5, resource_id="v1")
+    state.consume_from_request(spec, now=105.0)
+    state.update_inventory(_inventory(used=0, total=20, ratio=2.0,
+                                      reserved=4), read_at=104.0)
+    assert state.virtual_free_capacity_gb == 20 * 2.0 - 4 - 5
