@@ -229,7 +229,9 @@ class Coordination:
             LOG.warning("job %s was lost (its lock expired or was broken); "
                         "another process may run it now", job)
             del self._held[job]
-            # Forget it locally; the backend already did.
+            # NOTE(capstan): released so that tooz stops refreshing it (its
+            # Redis driver would log a traceback at every heartbeat); the
+            # driver logs one error here, as it cannot release what expired.
             _quietly(lock.release)
         return still
 

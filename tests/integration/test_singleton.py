@@ -9,7 +9,8 @@ How to run::
 Two ``worker --topic singleton`` processes (hosts a and b, one PostgreSQL
 database, each its own ``fake://`` bus) run
 :class:`tests.integration.managers.SingletonManager`: ``once`` is a
-singleton task every ``SPACING`` seconds, ``tick`` an ordinary one. Each
+singleton task every ``SPACING`` seconds, ``tick`` an ordinary one. The
+last test drives two Coordination objects on Redis in this process. Each
 test gets its own Redis namespace (``backends.fresh_redis_namespace``), so
 other users of the same Redis are never disturbed. Without
 ``CAPSTAN_TEST_REDIS_URL`` or ``CAPSTAN_TEST_DB_URL`` the tests are skipped;
@@ -17,11 +18,14 @@ with ``CI`` set they fail instead.
 """
 from __future__ import annotations
 
+import logging
 import signal
 import time
 
+import eventlet
 import pytest
 
+from capstan.common.coordination import Coordination
 from tests.integration import managers, procs
 
 pytestmark = pytest.mark.timeout(120)
@@ -154,3 +158,34 @@ def test_singleton_task_moves_at_once_when_its_holder_stops(env):
     print(f"fail-over after SIGTERM: {took:.2f}s (spacing {SPACING}s)")
     # Released on stop: the survivor's next try takes it.
     assert took <= SPACING + 1, env.diagnose()
+
+
+def test_redis_coordination_lock_expires_without_heartbeats(redis_url,
+                                                             caplog):
+    # Real tooz and redis-py under this process's eventlet patch: a holder
+    # that stops refreshing loses the job one lock_timeout later, and says
+    # so instead of running it alongside the new holder.
+    job = "tests.integration.test_singleton.job"
+    holder = Coordination(redis_url, host="a", lock_timeout=1)
+    other = Coordination(redis_url, host="b", lock_timeout=1)
+    holder.start()
+    other.start()
+    try:
+        assert holder.hold(job) is True
+        assert other.hold(job) is False
+        for _ in range(6):  # 2 s of heartbeats keep it
+            eventlet.sleep(holder.heartbeat_interval)
+            holder.heartbeat()
+        assert other.hold(job) is False
+
+        eventlet.sleep(1.2)  # no heartbeat: the lock expires
+
+        assert other.hold(job) is True
+        with caplog.at_level(logging.WARNING):
+            assert holder.hold(job) is False
+        assert f"job {job} was lost" in caplog.text
+        holder.heartbeat()  # nothing left to refresh, nothing logged
+        assert holder.held_jobs() == []
+    finally:
+        holder.stop()
+        other.stop()
