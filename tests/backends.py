@@ -2,8 +2,9 @@
 one per test.
 
 Integration tests find the servers through CAPSTAN_TEST_DB_URL,
-CAPSTAN_TEST_TRANSPORT_URL and CAPSTAN_TEST_REDIS_URL. Outside CI a missing URL skips the test with the
-reason; under CI (``CI`` set) it fails, so CI can never pass by skipping.
+CAPSTAN_TEST_TRANSPORT_URL and CAPSTAN_TEST_REDIS_URL. Outside CI a
+missing URL skips the test with the reason; under CI (``CI`` set) it
+fails, so CI can never pass by skipping.
 Every test gets its own database, vhost and Redis key prefix, so runs
 (and other users of the same servers) never see each other's rows,
 messages or locks.
