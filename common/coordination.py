@@ -22,7 +22,8 @@ A backend that cannot be reached is not an error: :meth:`hold` answers
 False (the jobs are skipped everywhere rather than run twice), one warning
 says so, each heartbeat tries to reconnect, and the jobs resume when it is
 back. Locks held before an outage are given up: another process may have
-taken them meanwhile.
+taken them meanwhile. The call that finds the backend gone may itself take
+about a minute with Redis (redis-py and tooz both retry), once per outage.
 """
 from __future__ import annotations
 
@@ -99,6 +100,7 @@ class Coordination:
         self._held: dict[str, Lock] = {}
         self._member_id = b""
         self._started = False
+        self._connecting = False
         self._down_logged = False
 
     @classmethod
@@ -123,10 +125,17 @@ class Coordination:
         return sorted(self._held)
 
     def start(self) -> None:
-        """Connect; a backend that is down is retried at each heartbeat."""
-        self._started = True
-        self._down_logged = False
-        self._reconnect()
+        """Connect; a backend that is down is retried at each heartbeat.
+
+        Returns once the first attempt is over, which takes about a minute
+        when the backend is down (redis-py and tooz both retry); hold()
+        waits for it rather than skip a job for want of a connection.
+        """
+        with self._mutex:
+            self._started = True
+            self._down_logged = False
+            member_id = _member_id(self.host)
+            self._install(self._open(member_id), member_id)
 
     def stop(self) -> None:
         """Release every job (another process may take it at once)."""
@@ -178,18 +187,20 @@ class Coordination:
 
     def _reconnect(self) -> None:
         # NOTE(capstan): outside the mutex: with the backend down a connect
-        # may take a minute (redis-py and tooz both retry), and hold() must
-        # meanwhile answer False at once instead of stalling the periodic
-        # loop that runs every other task too.
-        member_id = _member_id(self.host)
-        coordinator = self._open(member_id)
-        if coordinator is None:
-            return
+        # takes about a minute (redis-py and tooz both retry), and hold()
+        # must meanwhile answer False at once instead of stalling the
+        # periodic loop that runs every other task too.
         with self._mutex:
-            if not self._started or self._coordinator is not None:
-                _quietly(coordinator.stop)  # stopped, or connected already
+            if self._connecting or self._coordinator is not None:
                 return
-            self._coordinator, self._member_id = coordinator, member_id
+            self._connecting = True
+        member_id = _member_id(self.host)
+        try:
+            coordinator = self._open(member_id)
+        finally:
+            self._connecting = False
+        with self._mutex:
+            self._install(coordinator, member_id)
 
     def _open(self, member_id: bytes) -> Coordinator | None:
         try:
@@ -218,6 +229,15 @@ class Coordination:
         return coordinator
 
     # -- under self._mutex ---------------------------------------------------
+
+    def _install(self, coordinator: Coordinator | None,
+                 member_id: bytes) -> None:
+        if coordinator is None:
+            return
+        if not self._started or self._coordinator is not None:
+            _quietly(coordinator.stop)  # stopped, or connected meanwhile
+            return
+        self._coordinator, self._member_id = coordinator, member_id
 
     def _check_still_held(self, job: str) -> bool:
         lock = self._held[job]

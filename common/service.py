@@ -193,9 +193,11 @@ class BaseService:
         self._start_serving()
         if self.manager is not None:
             self.manager.post_start_hook(service_id)
-        if self.coordination is not None:
-            self.coordination.start()
         self.timers.start()
+        if self.coordination is not None:
+            # After the timers: the record keeps its heartbeat while a
+            # backend that is down makes the first attempt slow.
+            self.coordination.start()
         if self.manager is not None and not self.manager.is_ready():
             LOG.warning("%s is not ready yet", type(self.manager).__name__)
         # NOTE(capstan): tests and operators wait for this line to know

@@ -7,6 +7,7 @@ while the backend is down.
 """
 import logging
 
+import eventlet
 import pytest
 import tooz
 from tooz import coordination as tooz_coordination
@@ -366,4 +367,43 @@ def test_coordination_trusts_a_lock_that_cannot_tell_its_owner(backend):
     coordination.hold(JOB)
     backend.owner_unknown = True
 
+    assert coordination.hold(JOB) is True
+
+
+class SlowBackend(FakeBackend):
+    """Each connect takes a while (a backend that is slow to answer)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.attempts = 0
+
+    def connect(self, url, member_id, lock_timeout):
+        self.attempts += 1
+        eventlet.sleep(0.05)
+        return super().connect(url, member_id, lock_timeout)
+
+
+def test_coordination_hold_waits_for_the_first_connect(clock):
+    backend = SlowBackend(clock)
+    coordination = make(backend)
+    starting = eventlet.spawn(coordination.start)
+    eventlet.sleep(0)  # start() is now connecting
+
+    assert coordination.hold(JOB) is True
+    starting.wait()
+
+
+def test_coordination_heartbeats_reconnect_one_at_a_time(clock, caplog):
+    backend = SlowBackend(clock)
+    backend.up = False
+    coordination = started(backend)
+    backend.up = True
+
+    beats = [eventlet.spawn(coordination.heartbeat) for _ in range(3)]
+    # Reconnecting does not hold up hold(): it answers at once.
+    assert coordination.hold(JOB) is False
+    for beat in beats:
+        beat.wait()
+
+    assert backend.attempts == 2  # start(), then one of the heartbeats
     assert coordination.hold(JOB) is True
