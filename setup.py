@@ -47,6 +47,11 @@ setup(
         "amqp>=5.2,<6",
         # Read directly by api/policy.py to report a broken policy.yaml.
         "PyYAML>=6.0,<7",
+        # Singleton periodic tasks (common/coordination.py): tooz locks on
+        # [coordination] backend_url; redis is tooz's client for redis://.
+        # etcd3+http:// needs etcd3gw besides (pip install etcd3gw).
+        "tooz>=6.0,<10",
+        "redis>=4.0,<9",
     ],
     extras_require={
         "test": [

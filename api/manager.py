@@ -2,8 +2,8 @@
 
 The API has no RPC endpoint of its own; its manager exists for the periodic
 tasks, which run through the same layer as the workers' (WSGIService's
-ServiceTimers). Every API process runs them, so each task is safe to run
-in several processes at once.
+ServiceTimers). Every API process runs the state report; the purge is a
+singleton task, run by one API process of the deployment at a time.
 """
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ class APIManager(Manager):
                     _log_change(row, is_up[row.id], now)
         self._was_up = is_up
 
-    @periodic_task(spacing=PURGE_SPACING, run_immediately=True)
+    @periodic_task(spacing=PURGE_SPACING, run_immediately=True,
+                   singleton=True)
     def purge_deleted_services(self, context: Any) -> None:
         """Hard-delete service records soft-deleted long enough ago.
 

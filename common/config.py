@@ -174,6 +174,30 @@ scheduler_opts = [
 ]
 
 
+coordination_opts = [
+    cfg.StrOpt("backend_url", default="file://$state_path/coordination",
+               secret=True,
+               help="tooz URL of the coordination backend that makes sure a "
+                    "periodic task marked singleton (the once-per-deployment "
+                    "jobs) runs in one process at a time. The default, file "
+                    "locks under state_path, covers the processes of one "
+                    "machine. For several machines use redis://host:6379 "
+                    "(add ?namespace=NAME when deployments share one Redis) "
+                    "or etcd3+http://host:2379 (pip install etcd3gw). Only "
+                    "services whose manager has singleton tasks connect."),
+    # NOTE(capstan): 30 s, tooz's own default for Redis and etcd3 locks.
+    # The holder refreshes its locks every third of it; the jobs marked so
+    # (re-sends, purges) can afford half a minute without a runner.
+    cfg.IntOpt("lock_timeout", default=30, min=1,
+               help="Seconds a job's lock outlives the last refresh by its "
+                    "holder (redis and etcd3 backends; a file lock is freed "
+                    "when its process dies). When the process running a "
+                    "singleton task dies, another one takes the task over "
+                    "within lock_timeout plus the task's spacing. The holder "
+                    "refreshes its locks every lock_timeout / 3 seconds."),
+]
+
+
 def manager_opts(topics: list[application.Topic]) -> list[cfg.Opt]:
     """``[DEFAULT] <topic>_manager`` for each topic an application declares."""
     return [cfg.StrOpt(f"{topic.name}_manager", default=topic.manager,
@@ -199,6 +223,7 @@ def list_opts(applications: list[application.Application] | None = None
         ("database", database_opts),
         ("api", api_opts),
         ("scheduler", scheduler_opts),
+        ("coordination", coordination_opts),
     ]
 
 

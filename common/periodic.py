@@ -6,6 +6,14 @@ is defined (``__init_subclass__``, no metaclass); the schedule is kept per
 instance on a monotonic clock. The owning service calls
 :meth:`PeriodicTasks.run_periodic_tasks` in a loop and sleeps for the time it
 returns; the task methods themselves never spawn or sleep.
+
+A task marked ``singleton=True`` is a job for one process of the
+deployment at a time: before each run the instance asks the ``hold``
+function its service gave it (:meth:`PeriodicTasks.use_coordination`,
+backed by :class:`capstan.common.coordination.Coordination`) whether this
+process holds the task's job, named after the task's qualified name
+(:attr:`TaskSpec.job`); if not, the run is skipped and tried again one
+spacing later.
 """
 from __future__ import annotations
 
@@ -33,18 +41,30 @@ class TaskSpec:
     run_immediately: bool
     enabled: bool
     external_process_ok: bool
+    singleton: bool = False
+    # The job's name, from the qualified name of the method that defines
+    # the task: the lock a singleton task is held by.
+    job: str = ""
+
+# hold(job) -> whether this process runs the job now (never blocks).
+Hold = Callable[[str], bool]
 
 
 def periodic_task(fn: Callable | None = None, *, spacing: float = 0,
                   run_immediately: bool = False, enabled: bool = True,
-                  external_process_ok: bool = False) -> Callable:
+                  external_process_ok: bool = False,
+                  singleton: bool = False) -> Callable:
     """Mark a method ``f(self, context)`` as a periodic task.
 
     ``spacing``: seconds between runs; 0 runs at every tick; a negative
     value disables the task. ``run_immediately``: the first run is at the
     first tick instead of one spacing after it. ``external_process_ok``: the
     task may run in another process instead, and is skipped here when
-    ``[DEFAULT] run_external_periodic_tasks`` is False.
+    ``[DEFAULT] run_external_periodic_tasks`` is False. ``singleton``: the
+    task runs in one process of the deployment at a time, the one that
+    holds its job through ``[coordination] backend_url``; every other
+    process skips it, and takes it over when that one dies (within
+    ``[coordination] lock_timeout`` plus ``spacing``).
     Usable bare (``@periodic_task``) or with arguments.
     """
     def decorator(func: Callable) -> Callable:
@@ -52,7 +72,8 @@ def periodic_task(fn: Callable | None = None, *, spacing: float = 0,
             name=func.__name__, spacing=float(spacing),
             run_immediately=run_immediately,
             enabled=enabled and spacing >= 0,
-            external_process_ok=external_process_ok)
+            external_process_ok=external_process_ok, singleton=singleton,
+            job=f"{func.__module__}.{func.__qualname__}")
         return func
 
     return decorator(fn) if fn is not None else decorator
@@ -62,6 +83,9 @@ class PeriodicTasks:
     """Mixin that finds its periodic tasks and runs the ones that are due."""
 
     _periodic_specs: tuple[TaskSpec, ...] = ()
+    # None: singleton tasks run here like any other (no service gave a
+    # hold function: a manager driven by hand, a test).
+    _periodic_hold: Hold | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -96,6 +120,19 @@ class PeriodicTasks:
         self._ensure_periodic_state()
         return [spec.name for spec in self._periodic_active]
 
+    def singleton_task_names(self) -> list[str]:
+        """Names of the tasks this instance runs only while it holds them."""
+        self._ensure_periodic_state()
+        return [spec.name for spec in self._periodic_active if spec.singleton]
+
+    def use_coordination(self, hold: Hold | None) -> None:
+        """Run singleton tasks only when ``hold(spec.job)`` says so.
+
+        The service calls this with
+        :meth:`capstan.common.coordination.Coordination.hold`.
+        """
+        self._periodic_hold = hold
+
     def run_periodic_tasks(self, context: Any,
                            raise_on_error: bool = False) -> float:
         """Run every due task once; return seconds until the next is due.
@@ -115,11 +152,23 @@ class PeriodicTasks:
             # Recorded before the run: a slow or failing task keeps its
             # rhythm instead of drifting by its own duration.
             self._periodic_last_run[spec.name] = clock()
+            if not self._holds(spec):
+                continue
             error = self._run_one(spec, context)
             first_error = first_error or error
         if first_error is not None and raise_on_error:
             raise first_error
         return self._idle_for(clock())
+
+    def _holds(self, spec: TaskSpec) -> bool:
+        if not spec.singleton or self._periodic_hold is None:
+            return True
+        if self._periodic_hold(spec.job):
+            return True
+        LOG.debug("skipping periodic task %s.%s: job %s runs elsewhere (or "
+                  "coordination is down)", type(self).__name__, spec.name,
+                  spec.job)
+        return False
 
     def _run_one(self, spec: TaskSpec, context: Any) -> BaseException | None:
         LOG.debug("running periodic task %s.%s", type(self).__name__,

@@ -1,9 +1,10 @@
 """Services: what a launcher runs.
 
 :class:`BaseService` is the life cycle every service shares: its record,
-the heartbeat and periodic tasks (:class:`ServiceTimers`), the manager's
-hooks, start/stop/wait/reset/kill and the graceful stop. Two kinds build on
-it and supply only how they serve:
+the heartbeat and periodic tasks (:class:`ServiceTimers`), the
+coordination of its singleton periodic tasks, the manager's hooks,
+start/stop/wait/reset/kill and the graceful stop. Two kinds build on it
+and supply only how they serve:
 
 * :class:`Service` serves a Manager over RPC on
   ``Target(topic, server=host)``;
@@ -30,25 +31,30 @@ from oslo_config import cfg
 
 from capstan.common import context as capstan_context
 from capstan.common import config, driver, exception, rpc
+from capstan.common.coordination import Coordination
 from capstan.common.db import migration
 from capstan.common.db.api import Database
+from capstan.common.periodic import PeriodicTasks
 from capstan.common.records import ServiceRecord
 
 LOG = logging.getLogger(__name__)
 
 
 class ServiceTimers:
-    """The heartbeat and the periodic-task loop of one service."""
+    """The heartbeat, the periodic-task loop and the coordination heartbeat
+    (when there is a ``coordination``) of one service."""
 
     def __init__(self, record: ServiceRecord, *, report_interval: float,
                  periodic_interval: float, periodic_fuzzy_delay: float,
                  periodic_owner: Any = None,
+                 coordination: Coordination | None = None,
                  sleep: Callable[[float], None] = eventlet.sleep) -> None:
         self.record = record
         self.report_interval = report_interval
         self.periodic_interval = periodic_interval
         self.periodic_fuzzy_delay = periodic_fuzzy_delay
         self.periodic_owner = periodic_owner
+        self.coordination = coordination
         self._sleep = sleep
         self._threads: list[greenthread.GreenThread] = []
         self._periodic_busy = False
@@ -57,6 +63,8 @@ class ServiceTimers:
         self._threads.append(eventlet.spawn(self._heartbeat_loop))
         if self.periodic_owner is not None:
             self._threads.append(eventlet.spawn(self._periodic_loop))
+        if self.coordination is not None:
+            self._threads.append(eventlet.spawn(self._coordination_loop))
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop both loops, letting a periodic run in progress finish."""
@@ -78,6 +86,18 @@ class ServiceTimers:
                 # else is a bug, which must not silence the service for good.
                 LOG.exception("heartbeat of %s/%s failed", self.record.host,
                               self.record.topic)
+
+    def _coordination_loop(self) -> None:
+        # Keeps the singleton jobs' locks alive (or reconnects); apart from
+        # the periodic loop, so that a long task does not let them expire.
+        while True:
+            self._sleep(self.coordination.heartbeat_interval)
+            try:
+                self.coordination.heartbeat()
+            except Exception:
+                # heartbeat() already survives backend outages.
+                LOG.exception("coordination heartbeat of %s/%s failed",
+                              self.record.host, self.record.topic)
 
     def _periodic_loop(self) -> None:
         if self.periodic_fuzzy_delay:
@@ -122,6 +142,9 @@ class BaseService:
     :meth:`_start_serving`, :meth:`_stop_serving` and :meth:`_serving_on`,
     and may override :meth:`_cut_stop_short` and :meth:`_reset_serving`.
     ``manager`` may be None: the hooks and periodic tasks are then skipped.
+    A manager with singleton periodic tasks gets a :class:`Coordination`
+    (``[coordination]``), connected from start() to stop(); without such
+    tasks ``coordination`` is None and no backend is ever contacted.
     """
 
     def __init__(self, *, conf: cfg.ConfigOpts, db: Database, manager: Any,
@@ -132,11 +155,12 @@ class BaseService:
         self.db = db
         self.manager = manager
         self.record = ServiceRecord(db, host=host, binary=binary, topic=topic)
+        self.coordination = _coordination_for(conf, manager, host)
         self.timers = ServiceTimers(
             self.record, report_interval=report_interval,
             periodic_interval=periodic_interval,
             periodic_fuzzy_delay=periodic_fuzzy_delay,
-            periodic_owner=manager)
+            periodic_owner=manager, coordination=self.coordination)
         self._done: event.Event | None = None  # None: never started
         self._stopping = False
 
@@ -170,6 +194,10 @@ class BaseService:
         if self.manager is not None:
             self.manager.post_start_hook(service_id)
         self.timers.start()
+        if self.coordination is not None:
+            # After the timers: the record keeps its heartbeat while a
+            # backend that is down makes the first attempt slow.
+            self.coordination.start()
         if self.manager is not None and not self.manager.is_ready():
             LOG.warning("%s is not ready yet", type(self.manager).__name__)
         # NOTE(capstan): tests and operators wait for this line to know
@@ -196,6 +224,9 @@ class BaseService:
         deadline = time.monotonic() + timeout
         clean = self._stop_serving(graceful, timeout)
         self.timers.stop(max(0.0, deadline - time.monotonic()))
+        if self.coordination is not None:
+            # Released now, so another process takes the jobs at once.
+            self.coordination.stop()
         self.record.mark_stopped()
         LOG.info("%s (topic %s) on %s stopped", self.record.binary,
                  self.record.topic, self.record.host)
@@ -342,6 +373,18 @@ def load_manager(path: str | type) -> type:
         return driver.import_class(path)
     except ImportError as exc:
         raise exception.ManagerNotFound(name=path, reason=str(exc)) from None
+
+
+def _coordination_for(conf: cfg.ConfigOpts, manager: Any,
+                      host: str) -> Coordination | None:
+    """A Coordination for a manager with singleton tasks, else None."""
+    if not isinstance(manager, PeriodicTasks):
+        return None
+    if not manager.singleton_task_names():
+        return None
+    coordination = Coordination.from_conf(conf, host)
+    manager.use_coordination(coordination.hold)
+    return coordination
 
 
 def _pick(value: float | None, default: float) -> float:

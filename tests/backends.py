@@ -1,10 +1,13 @@
-"""Real PostgreSQL databases and RabbitMQ vhosts for tests, one per test.
+"""Real PostgreSQL databases, RabbitMQ vhosts and Redis namespaces for tests,
+one per test.
 
-Integration tests find the servers through CAPSTAN_TEST_DB_URL and
-CAPSTAN_TEST_TRANSPORT_URL. Outside CI a missing URL skips the test with the
-reason; under CI (``CI`` set) it fails, so CI can never pass by skipping.
-Every test gets its own database and vhost, so runs never see each other's
-rows or messages.
+Integration tests find the servers through CAPSTAN_TEST_DB_URL,
+CAPSTAN_TEST_TRANSPORT_URL and CAPSTAN_TEST_REDIS_URL. Outside CI a
+missing URL skips the test with the reason; under CI (``CI`` set) it
+fails, so CI can never pass by skipping.
+Every test gets its own database, vhost and Redis key prefix, so runs
+(and other users of the same servers) never see each other's rows,
+messages or locks.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import pytest
 
 DB_ENV = "CAPSTAN_TEST_DB_URL"
 TRANSPORT_ENV = "CAPSTAN_TEST_TRANSPORT_URL"
+REDIS_ENV = "CAPSTAN_TEST_REDIS_URL"
 
 
 def require_env(name: str) -> str:
@@ -71,6 +75,27 @@ def fresh_rabbit_vhost() -> Iterator[str]:
         yield urllib.parse.urlunsplit(parsed._replace(path="/" + vhost))
     finally:
         _ctl(ctl, "delete_vhost", vhost)
+
+
+@contextlib.contextmanager
+def fresh_redis_namespace() -> Iterator[str]:
+    """Yield a tooz ``redis://`` URL with a namespace of its own; delete the
+    namespace's keys afterwards."""
+    import redis
+
+    base = require_env(REDIS_ENV)
+    namespace = f"capstan-test-{uuid.uuid4().hex[:12]}"
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}namespace={namespace}"
+    finally:
+        client = redis.Redis.from_url(base.split("?")[0])
+        try:
+            keys = list(client.scan_iter(match=f"{namespace}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
 
 
 def _ctl(ctl: str, *args: str) -> None:

@@ -49,6 +49,13 @@ def rabbit_url():
         yield url
 
 
+@pytest.fixture
+def redis_url():
+    """A tooz redis:// URL on a namespace of its own, cleared afterwards."""
+    with backends.fresh_redis_namespace() as url:
+        yield url
+
+
 def pytest_collection_modifyitems(config, items):
     """Run the fault stage (``slow``: it restarts the shared RabbitMQ and
     PostgreSQL) after every other test, as a stage of its own."""

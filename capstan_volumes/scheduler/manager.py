@@ -83,7 +83,7 @@ class SchedulerManager(Manager):
         """``[{"host", "capabilities"}]`` of the hosts up and enabled."""
         return self.host_manager.pools(context)
 
-    @periodic_task(spacing=RESEND_SPACING)
+    @periodic_task(spacing=RESEND_SPACING, singleton=True)
     def resend_stuck_volumes(self, context: Any) -> None:
         """Re-send volumes stuck in ``creating`` (a lost cast)."""
         self.scheduler.resend_stuck_volumes(context)

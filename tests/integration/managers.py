@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 import eventlet
@@ -100,6 +101,37 @@ class EchoManager(Manager):
         # outlives the SIGTERM.
         eventlet.sleep(seconds)
         append(self.journal, "slow-done", tag)
+
+    @periodic_task(spacing=1)
+    def tick(self, context: Any) -> None:
+        append(self.journal, "tick")
+
+
+class SingletonManager(Manager):
+    """Journals ``singleton <time>`` from the one process that holds the job.
+
+    ``tick`` runs in every process; ``once`` only where this process holds
+    the job, through ``[coordination]``. Run with ``worker --topic
+    singleton`` and ``[DEFAULT] singleton_manager =
+    tests.integration.managers.SingletonManager``.
+    """
+
+    # Seconds between two runs (and two tries to take the job).
+    SPACING = 3
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        try:
+            self.conf.register_opts(echo_opts, group="echo")
+        except cfg.DuplicateOptError:
+            pass
+        self.journal = self.conf.echo.journal
+        if not self.journal:
+            raise ValueError("SingletonManager needs [echo] journal")
+
+    @periodic_task(spacing=SPACING, run_immediately=True, singleton=True)
+    def once(self, context: Any) -> None:
+        append(self.journal, "singleton", f"{time.time():.3f}")
 
     @periodic_task(spacing=1)
     def tick(self, context: Any) -> None:
