@@ -59,6 +59,9 @@ class Deployment:
             "database": {"connection": self.db_url},
             "api": {"bind_host": "127.0.0.1", "bind_port": 0,
                     "auth_strategy": "noauth"},
+            # The re-sender moves on from a dead holder as fast as the
+            # schedulers' records read down (README, "Several schedulers").
+            "coordination": {"lock_timeout": 3},
             "file_driver": {"max_over_subscription_ratio": 1.0,
                             **file_driver},
         })
