@@ -215,10 +215,10 @@ def get_stuck_creating(db: Database, older_than: datetime.datetime,
     """Volumes still ``creating`` that nobody is working on.
 
     Those unchanged since before ``older_than`` (a lost cast), and, with
-    ``crashed`` (scheduler host -> its last heartbeat), at once: those the
-    crashed schedulers placed or re-sent, and those no scheduler took yet
-    that were created before the last heartbeat of one that crashed (it
-    may have taken their cast with it).
+    ``crashed`` (scheduler host -> when it was found down), at once: those
+    the crashed schedulers placed or re-sent, and those no scheduler took
+    yet that were created before one of them was found down (it may have
+    taken their cast with it).
     """
     table = Volume
     stuck = [sa.func.coalesce(table.updated_at,

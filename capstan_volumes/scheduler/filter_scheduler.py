@@ -13,8 +13,8 @@ the reason in ``fault``.
 
 Re-sending: a volume still ``creating`` whose scheduler crashed (its
 service record reads running but down) is re-sent at once, and so is one
-no scheduler took yet that was created before the last heartbeat of a
-scheduler that crashed (it may have taken the cast with it). Any other
+no scheduler took yet that was created before a crashed scheduler was
+found down (it may have taken the cast with it). Any other
 volume still ``creating`` after ``resend_after`` seconds lost a cast
 somewhere. Without a host it is placed again; with one, the cast to
 that host is repeated (the worker's own compare-and-swap makes that
@@ -89,9 +89,15 @@ class FilterScheduler:
         """Re-send the volumes stuck in ``creating``; return how many."""
         now = self.db.now()
         older_than = now - datetime.timedelta(seconds=self.resend_after)
-        crashed = records.crashed(
+        # NOTE(capstan): a crashed scheduler may have taken casts up to
+        # the moment it was found down, not only up to its last heartbeat
+        # (casts arrive between two heartbeats); rows created until then
+        # and still untouched may be its. A live scheduler that has one of
+        # them queued finds it placed and sends nothing twice.
+        down_time = datetime.timedelta(seconds=self.service_down_time)
+        crashed = {host: seen + down_time for host, seen in records.crashed(
             self.services.get_liveness(SCHEDULER_TOPIC), now=now,
-            service_down_time=self.service_down_time)
+            service_down_time=self.service_down_time).items()}
         count = 0
         for volume in volume_db.get_stuck_creating(self.db, older_than,
                                                    crashed=crashed):

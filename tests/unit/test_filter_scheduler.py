@@ -355,15 +355,20 @@ def test_crashed_scheduler_may_have_taken_unplaced_casts(
     clock.advance(5)
     _crashed_scheduler(db, clock, age=0)  # its last heartbeat: now (t=5)
     clock.advance(5)
-    after = _volume(db, clock)  # created after its last heartbeat (t=10)
+    # Created between its last heartbeat and the moment it reads down
+    # (t=15): it may have taken this cast too.
+    between = _volume(db, clock)
 
     # Its record reads down only after service_down_time.
     assert scheduler.resend_stuck_volumes(ctxt) == 0
-    clock.advance(10)  # t=20: down; both far younger than RESEND_AFTER
+    clock.advance(6)
+    later = _volume(db, clock)  # t=16: it was found down before this
+    clock.advance(4)  # t=20; all far younger than RESEND_AFTER
 
-    assert scheduler.resend_stuck_volumes(ctxt) == 1
-    assert volume_api.casts == [("a", before)]
-    assert _row(db, after).host is None
+    assert scheduler.resend_stuck_volumes(ctxt) == 2
+    assert sorted(volume_api.casts) == sorted([("a", before),
+                                               ("a", between)])
+    assert _row(db, later).host is None
 
 
 def test_live_scheduler_placed_volume_waits_for_resend_after(
