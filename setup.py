@@ -89,6 +89,8 @@ setup(
             "capstan_volumes = capstan_volumes.application:APPLICATION",
         ],
         "capstan.scheduler.filters": [
+            "AggregateMetadataFilter = capstan.worker.scheduler.filters."
+            "aggregate_metadata:AggregateMetadataFilter",
             "AvailabilityZoneFilter = capstan.worker.scheduler.filters."
             "availability_zone:AvailabilityZoneFilter",
             "CapacityFilter = "

@@ -12,6 +12,7 @@ import oslo_messaging
 from oslo_config import cfg
 
 from capstan.common import application
+from capstan.common.db.aggregates import Aggregates
 from capstan.common.db.api import Database
 from capstan.common.db.services import Services
 
@@ -19,7 +20,8 @@ from capstan.common.db.services import Services
 @dataclasses.dataclass
 class APIDeps:
     """The config, database, RPC transport and applications shared by the
-    whole API, and the service records' queries (by default, over ``db``)."""
+    whole API, and the queries of the framework's resources (service
+    records, aggregates; by default, over ``db``)."""
 
     conf: cfg.ConfigOpts
     db: Database
@@ -28,7 +30,10 @@ class APIDeps:
         default_factory=application.load_applications)
     # None: the real queries over ``db``, built below (a test passes a fake).
     services: Services | None = None
+    aggregates: Aggregates | None = None
 
     def __post_init__(self) -> None:
         if self.services is None:
             self.services = Services(self.db)
+        if self.aggregates is None:
+            self.aggregates = Aggregates(self.db)

@@ -42,6 +42,21 @@ OPERATION_RULES = [
                     "service.", "PUT", "/v1/services/{id}"),
     documented_rule("services:delete", ADMIN, "Delete a service record.",
                     "DELETE", "/v1/services/{id}"),
+    documented_rule("aggregates:list", ADMIN, "List host aggregates.",
+                    "GET", "/v1/os-aggregates"),
+    documented_rule("aggregates:create", ADMIN, "Create a host aggregate.",
+                    "POST", "/v1/os-aggregates"),
+    documented_rule("aggregates:show", ADMIN, "Show a host aggregate.",
+                    "GET", "/v1/os-aggregates/{id}"),
+    documented_rule("aggregates:add_host", ADMIN, "Add a host to an "
+                    "aggregate.", "POST", "/v1/os-aggregates/{id}/action"),
+    documented_rule("aggregates:remove_host", ADMIN, "Remove a host from an "
+                    "aggregate.", "POST", "/v1/os-aggregates/{id}/action"),
+    documented_rule("aggregates:set_metadata", ADMIN, "Set or delete keys "
+                    "of an aggregate's metadata.", "POST",
+                    "/v1/os-aggregates/{id}/action"),
+    documented_rule("aggregates:delete", ADMIN, "Delete a host aggregate "
+                    "without hosts.", "DELETE", "/v1/os-aggregates/{id}"),
 ]
 
 

@@ -3,7 +3,8 @@
 An unknown path raises 404; a known path with a method it does not take
 raises 405 with an ``Allow`` header. ``faultwrap`` renders both as JSON.
 
-The framework connects its own resources (versions, services); each
+The framework connects its own resources (versions, services, host
+aggregates); each
 application connects its own in its declaration's ``add_routes(mapper,
 deps, policy)``: a controller that takes ``deps`` and ``policy`` in its
 constructor, and one ``mapper.connect(path, handler=controller.method,
@@ -20,6 +21,7 @@ import webob
 from capstan.api import wsgi_util
 from capstan.api.deps import APIDeps
 from capstan.api.policy import build_policy
+from capstan.api.v1.aggregates import AggregatesController
 from capstan.api.v1.services import ServicesController
 from capstan.api.v1.versions import VersionsController
 
@@ -93,6 +95,20 @@ def build_versions_app(deps: APIDeps) -> Router:
     return Router(mapper)
 
 
+def _connect_aggregates(mapper: routes.Mapper,
+                        aggregates: AggregatesController) -> None:
+    # "os-aggregates", nova's path, so that clients written for it fit.
+    mapper.connect("/os-aggregates", handler=aggregates.index, conditions=GET)
+    mapper.connect("/os-aggregates", handler=aggregates.create,
+                   conditions=POST)
+    mapper.connect("/os-aggregates/{id}", handler=aggregates.show,
+                   conditions=GET, requirements=ID)
+    mapper.connect("/os-aggregates/{id}", handler=aggregates.delete,
+                   conditions=DELETE, requirements=ID)
+    mapper.connect("/os-aggregates/{id}/action", handler=aggregates.action,
+                   conditions=POST, requirements=ID)
+
+
 def build_v1_app(deps: APIDeps) -> Router:
     """The app at ``/v1``, behind the auth and context filters."""
     policy = build_policy(deps.conf, [
@@ -107,7 +123,22 @@ def build_v1_app(deps: APIDeps) -> Router:
                    requirements=ID)
     mapper.connect("/services/{id}", handler=services.delete,
                    conditions=DELETE, requirements=ID)
+    _connect_aggregates(mapper, AggregatesController(deps, policy))
     for application in deps.applications:
         if application.add_routes is not None:
             application.add_routes(mapper, deps, policy)
     return Router(mapper)
+
+
+def _connect_aggregates(mapper: routes.Mapper,
+                        aggregates: AggregatesController) -> None:
+    # "os-aggregates", nova's path, so that clients written for it fit.
+    mapper.connect("/os-aggregates", handler=aggregates.index, conditions=GET)
+    mapper.connect("/os-aggregates", handler=aggregates.create,
+                   conditions=POST)
+    mapper.connect("/os-aggregates/{id}", handler=aggregates.show,
+                   conditions=GET, requirements=ID)
+    mapper.connect("/os-aggregates/{id}", handler=aggregates.delete,
+                   conditions=DELETE, requirements=ID)
+    mapper.connect("/os-aggregates/{id}/action", handler=aggregates.action,
+                   conditions=POST, requirements=ID)

@@ -53,5 +53,8 @@ APPLICATION = Application(
     migrations=MIGRATIONS,
     models="capstan_volumes.models",
     plugin_namespaces=("capstan.volume.drivers",),
+    # Its SchedulerManager stands on the framework's SchedulerManagerBase:
+    # the host aggregates reach it.
+    scheduler_topic="scheduler",
     example_path="/volumes",
 )

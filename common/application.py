@@ -59,7 +59,11 @@ class Application:
     ``topics`` are
     started by ``--all-in-one`` in the order given; ``add_routes`` connects
     REST routes under ``/v1``; ``plugin_namespaces`` are the entry-point
-    groups of the application's drivers, filters and weighers.
+    groups of the application's drivers, filters and weighers;
+    ``scheduler_topic`` names the topic whose Managers place the
+    application's resources (a subclass of
+    ``capstan.worker.scheduler.manager.SchedulerManagerBase``): the API
+    fans the host aggregates out to it whenever they change.
     """
 
     name: str
@@ -70,6 +74,7 @@ class Application:
     migrations: str | None = None
     models: str | None = None
     plugin_namespaces: tuple[str, ...] = ()
+    scheduler_topic: str | None = None
     # A path under /v1 that the all-in-one start-up line shows as a first
     # call to try.
     example_path: str = ""
@@ -109,6 +114,12 @@ def load_applications(names: Iterable[str] | None = None
 def topics(applications: Iterable[Application]) -> list[Topic]:
     """Every topic of ``applications``, in declaration order."""
     return [topic for app in applications for topic in app.topics]
+
+
+def scheduler_topics(applications: Iterable[Application]) -> list[str]:
+    """The scheduler topics of ``applications``, each once, in order."""
+    return list(dict.fromkeys(app.scheduler_topic for app in applications
+                              if app.scheduler_topic))
 
 
 def _failed(manager: Any, entrypoint: Any, exc: BaseException) -> None:

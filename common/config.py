@@ -149,14 +149,15 @@ api_opts = [
 
 scheduler_opts = [
     cfg.ListOpt("filters",
-                default=["AvailabilityZoneFilter", "CapacityFilter",
-                         "DifferentHostFilter", "SameHostFilter"],
+                default=["AvailabilityZoneFilter", "AggregateMetadataFilter",
+                         "CapacityFilter", "DifferentHostFilter",
+                         "SameHostFilter"],
                 help="Host filters, applied in this order; a host must pass "
                      "them all. Each entry is an entry-point name of the "
                      "capstan.scheduler.filters group (built in: "
-                     "AvailabilityZoneFilter, CapacityFilter, "
-                     "DifferentHostFilter, SameHostFilter) or the dotted "
-                     "path of a "
+                     "AggregateMetadataFilter, AvailabilityZoneFilter, "
+                     "CapacityFilter, DifferentHostFilter, SameHostFilter) "
+                     "or the dotted path of a "
                      "capstan.worker.scheduler.filters.BaseHostFilter subclass."),
     cfg.ListOpt("weighers", default=["CapacityWeigher"],
                 help="Host weighers; each one's weights are normalised to "

@@ -8,10 +8,16 @@ its errors the same way. The tree::
     CapstanError                 base; message built from ``msg_fmt``
      +-- NotFound                the named thing does not exist (or is not yours)
      |    +-- ServiceNotFound
+     |    +-- AggregateNotFound
      +-- Invalid                 the request is malformed or out of range
      +-- Conflict                the thing exists but its state forbids this
      |    +-- ServiceIsUp
      |    +-- CapacityExceeded
+     |    +-- AggregateNameExists
+     |    +-- AggregateHostExists
+     |    +-- AggregateHostNotFound  (the host is not in it: a 409, not a 404)
+     |    +-- AggregateZoneConflict
+     |    +-- AggregateInUse
      +-- NotAuthorized           no or wrong credentials
      +-- Forbidden               credentials fine, policy says no
      +-- ServiceUnavailable      a backend (database, broker) cannot be reached
@@ -50,6 +56,10 @@ class ServiceNotFound(NotFound):
     msg_fmt = "Service %(service_id)s could not be found."
 
 
+class AggregateNotFound(NotFound):
+    msg_fmt = "Aggregate %(aggregate_id)s could not be found."
+
+
 class Invalid(CapstanError):
     """Raised for malformed or out-of-range input; callers answer 400."""
 
@@ -74,6 +84,36 @@ class CapacityExceeded(Conflict):
     """
 
     msg_fmt = ("%(host)s has no room for %(amount)s %(resource_class)s")
+
+
+class AggregateNameExists(Conflict):
+    msg_fmt = "An aggregate named %(name)r exists already."
+
+
+class AggregateHostExists(Conflict):
+    msg_fmt = "Host %(host)r is in aggregate %(aggregate_id)s already."
+
+
+class AggregateHostNotFound(Conflict):
+    """Raised when removing a host that is not in the aggregate.
+
+    A Conflict, not a NotFound: the aggregate exists (the URL names it),
+    the request does not fit its current hosts.
+    """
+
+    msg_fmt = "Host %(host)r is not in aggregate %(aggregate_id)s."
+
+
+class AggregateZoneConflict(Conflict):
+    """Raised when a host would be in two availability zones at once."""
+
+    msg_fmt = ("Host %(host)r is in availability zone %(zone)r already "
+               "(aggregate %(other_id)s); remove it there first.")
+
+
+class AggregateInUse(Conflict):
+    msg_fmt = ("Aggregate %(aggregate_id)s still has hosts; remove them "
+               "before deleting it.")
 
 
 class NotAuthorized(CapstanError):

@@ -19,6 +19,7 @@ MAX_SIZE_GB = 16384
 MAX_STRING = 255
 MAX_METADATA_ITEMS = 64
 MAX_HINT_IDS = 16
+MAX_HINT_METADATA = 16
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
@@ -26,7 +27,10 @@ STATUSES = ("creating", "available", "extending", "deleting", "error",
             "error_deleting")
 SORT_KEYS = ("created_at", "updated_at", "size", "name", "status", "id")
 SORT_DIRS = ("asc", "desc")
-HINTS = ("different_host", "same_host")
+# Hints naming volume ids, and the one matching host aggregates' metadata.
+ID_HINTS = ("different_host", "same_host")
+AGGREGATE_METADATA = "aggregate_metadata"
+HINTS = ID_HINTS + (AGGREGATE_METADATA,)
 CREATE_FIELDS = ("size", "name", "availability_zone", "metadata",
                  "scheduler_hints")
 LIST_PARAMS = ("status", "name", "host", "limit", "marker", "sort_key",
@@ -47,7 +51,8 @@ class CreateRequest:
     name: str | None = None
     availability_zone: str | None = None
     metadata: dict[str, str] = dataclasses.field(default_factory=dict)
-    scheduler_hints: dict[str, list[str]] = dataclasses.field(
+    # different_host/same_host: volume ids; aggregate_metadata: {str: str}.
+    scheduler_hints: dict[str, Any] = dataclasses.field(
         default_factory=dict)
 
 
@@ -214,15 +219,20 @@ def _metadata(value: Any) -> dict[str, str]:
     return dict(value)
 
 
-def _hints(value: Any) -> dict[str, list[str]]:
+def _hints(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise exception.Invalid("volume.scheduler_hints must be an object.")
     _known_fields(value, HINTS, "volume.scheduler_hints")
-    hints = {}
+    hints: dict[str, Any] = {}
     for hint, ids in value.items():
         field = f"volume.scheduler_hints.{hint}"
+        if hint == AGGREGATE_METADATA:
+            wanted = _aggregate_metadata(ids, field)
+            if wanted:
+                hints[hint] = wanted
+            continue
         if (not isinstance(ids, list) or len(ids) > MAX_HINT_IDS
                 or not all(is_volume_id(item) for item in ids)):
             raise exception.Invalid(f"{field} must be a list of at most "
@@ -230,6 +240,18 @@ def _hints(value: Any) -> dict[str, list[str]]:
         if ids:
             hints[hint] = list(dict.fromkeys(item.lower() for item in ids))
     return hints
+
+
+def _aggregate_metadata(value: Any, field: str) -> dict[str, str]:
+    """``{key: value}`` an aggregate of the host must have."""
+    if not isinstance(value, dict) or len(value) > MAX_HINT_METADATA:
+        raise exception.Invalid(f"{field} must be an object of at most "
+                                f"{MAX_HINT_METADATA} items mapping "
+                                "strings to strings.")
+    for key, item in value.items():
+        _string(key, f"a {field} key", allow_empty=False)
+        _string(item, f"{field}[{key[:40]!r}]")
+    return dict(value)
 
 
 def _shown(value: Any) -> str:

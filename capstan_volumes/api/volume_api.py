@@ -19,6 +19,7 @@ from capstan.api.deps import APIDeps
 from capstan.common import exception, rpc
 from capstan.common.context import RequestContext
 from capstan.common.db.api import Database
+from capstan_volumes.api.validation import ID_HINTS
 from capstan_volumes.scheduler import rpcapi as scheduler_rpcapi
 from capstan_volumes.volume import rpcapi as volume_rpcapi
 from capstan_volumes import exception as volume_exception
@@ -78,7 +79,7 @@ class VolumeOperations:
     def create(self, context: RequestContext, *, size: int,
                name: str | None, availability_zone: str | None,
                metadata: dict[str, str],
-               scheduler_hints: dict[str, list[str]]) -> volume_models.Volume:
+               scheduler_hints: dict[str, Any]) -> volume_models.Volume:
         """Write the row in ``creating`` without a host, then cast it to
         the scheduler. The scheduler rebuilds the same request spec from
         the row when it re-sends a lost cast."""
@@ -108,11 +109,11 @@ class VolumeOperations:
         return volume
 
     def _check_hinted_volumes(self, context: RequestContext,
-                              hints: dict[str, list[str]]) -> None:
+                              hints: dict[str, Any]) -> None:
         # A hint may only name volumes the caller can see: otherwise
         # same_host would tell a project where another's volumes live.
-        for hint, ids in hints.items():
-            for volume_id in ids:
+        for hint in ID_HINTS:
+            for volume_id in hints.get(hint, ()):
                 try:
                     self.get(context, volume_id)
                 except volume_exception.VolumeNotFound:

@@ -4,6 +4,8 @@ A thin facade: what the volume workers report goes to the
 :class:`~capstan_volumes.scheduler.host_manager.VolumeHostManager`,
 placements and re-sends to the
 :class:`~capstan_volumes.scheduler.filter_scheduler.FilterScheduler`.
+The framework's base keeps the host aggregates (``update_aggregates``,
+their periodic reload).
 """
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from typing import Any
 
 from capstan.common import context as capstan_context
 from capstan.common import rpc
-from capstan.common.manager import Manager
 from capstan.common.periodic import periodic_task
+from capstan.worker.scheduler.manager import SchedulerManagerBase
 from capstan_volumes.scheduler.filter_scheduler import FilterScheduler
 from capstan_volumes.scheduler.host_manager import (VOLUME_TOPIC,
                                                     VolumeHostManager)
@@ -29,17 +31,15 @@ LOG = logging.getLogger(__name__)
 RESEND_SPACING = 2
 
 
-class SchedulerManager(Manager):
+class SchedulerManager(SchedulerManagerBase):
     """Places volumes on the volume hosts; see DESIGN.md, "volumes"."""
 
     RPC_API_VERSION = "1.0"
+    host_manager_class = VolumeHostManager
 
-    def __init__(self, *, host_manager: VolumeHostManager | None = None,
-                 volume_api: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *, volume_api: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.volume_api = volume_api or volume_rpcapi.VolumeAPI(self.transport)
-        self.host_manager = host_manager or VolumeHostManager.from_conf(
-            self.conf, self.db)
         self.scheduler = FilterScheduler(
             db=self.db, host_manager=self.host_manager,
             volume_api=self.volume_api,

@@ -4,6 +4,9 @@ Version history:
 
 * 1.0 - ``update_service_capabilities`` (fanout), ``get_pools`` (call),
   ``create_volume`` (cast), ``sync_volume_info`` (fanout).
+
+The SchedulerManager also serves the framework's ``update_aggregates``
+(fanout, sent at 1.0 by the API: ``capstan.api.scheduler_rpcapi``).
 """
 from __future__ import annotations
 
@@ -52,7 +55,8 @@ class SchedulerAPI:
         """Place a volume whose row exists in ``creating`` without a host.
 
         ``request_spec``: ``size``, ``availability_zone``,
-        ``scheduler_hints`` (``same_host``/``different_host`` id lists).
+        ``scheduler_hints`` (``same_host``/``different_host`` id lists,
+        ``aggregate_metadata``: ``{key: value}``).
         """
         self.client.cast(context, "create_volume", volume_id=volume_id,
                          request_spec=request_spec)

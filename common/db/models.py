@@ -1,7 +1,8 @@
 """The framework's models and the declarative base applications build on.
 
-The framework's own tables (``services``) are created by its alembic
-branch (``migrations/``); an application declares its models on
+The framework's own tables (``services``, the capacity inventories and
+allocations, the host aggregates) are created by its alembic branch
+(``migrations/``); an application declares its models on
 :class:`Base` with :class:`TimestampMixin` and creates them in its own
 branch.
 
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import (Boolean, DateTime, Float, Index, Integer, String,
-                        text)
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index,
+                        Integer, String, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -93,5 +94,36 @@ class ResourceAllocation(Base):
     resource_class: Mapped[str] = mapped_column(String(64), primary_key=True)
     host: Mapped[str] = mapped_column(String(255), nullable=False)
     amount: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime, default=utcnow, nullable=False)
+
+
+class Aggregate(TimestampMixin, Base):
+    """A named group of hosts with an optional availability zone and
+    metadata, which the schedulers place by (common/db/aggregates.py)."""
+
+    __tablename__ = "aggregates"
+    __table_args__ = (
+        Index("aggregates_name_live", "name", unique=True,
+              sqlite_where=text("deleted_at IS NULL"),
+              postgresql_where=text("deleted_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    availability_zone: Mapped[str | None] = mapped_column(String(255))
+    # "metadata" is reserved on declarative classes, hence the attribute name.
+    meta: Mapped[dict] = mapped_column("metadata", JSON, nullable=False,
+                                       default=dict)
+
+
+class AggregateHost(Base):
+    """One host in one aggregate (a host may be in several)."""
+
+    __tablename__ = "aggregate_hosts"
+
+    aggregate_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("aggregates.id"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
     created_at: Mapped[datetime.datetime] = mapped_column(
         DateTime, default=utcnow, nullable=False)

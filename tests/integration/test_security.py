@@ -61,7 +61,7 @@ EXPOSED = {
     VolumeManager: {"create_volume", "delete_volume", "extend_volume",
                     "publish_service_capabilities"},
     SchedulerManager: {"create_volume", "get_pools", "sync_volume_info",
-                       "update_service_capabilities"},
+                       "update_aggregates", "update_service_capabilities"},
 }
 TOPICS = {VolumeManager: volume_rpcapi.TOPIC,
           SchedulerManager: scheduler_rpcapi.TOPIC}

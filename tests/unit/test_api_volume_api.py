@@ -125,6 +125,16 @@ def test_volume_api_create_hint_must_be_visible(db, ops):
     _create(ops, ADMIN, scheduler_hints={"same_host": [theirs]})
 
 
+def test_volume_api_create_sends_the_aggregate_metadata_hint(db, ops, rpc):
+    volume = _create(ops, scheduler_hints={
+        "aggregate_metadata": {"ssd": "true"}})
+
+    assert rpc.casts[-1][1]["request_spec"]["scheduler_hints"] == {
+        "aggregate_metadata": {"ssd": "true"}}
+    assert volume_db.get(db, volume.id).scheduler_hints == {
+        "aggregate_metadata": {"ssd": "true"}}
+
+
 def test_volume_api_get_is_scoped_to_the_project(ops):
     volume = _create(ops)
     assert ops.get(ADMIN, volume.id).id == volume.id

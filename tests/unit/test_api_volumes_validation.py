@@ -67,6 +67,13 @@ def test_parse_create_unknown_field_is_named():
     {"size": 1, "scheduler_hints": {"same_host": [A + " "]}},
     {"size": 1, "scheduler_hints": {"same_host": [None]}},
     {"size": 1, "scheduler_hints": {"other": []}},
+    {"size": 1, "scheduler_hints": {"aggregate_metadata": ["ssd"]}},
+    {"size": 1, "scheduler_hints": {"aggregate_metadata": {"ssd": True}}},
+    {"size": 1, "scheduler_hints": {"aggregate_metadata": {"ssd": None}}},
+    {"size": 1, "scheduler_hints": {"aggregate_metadata": {"": "x"}}},
+    {"size": 1, "scheduler_hints": {"aggregate_metadata": {"k": "v" * 256}}},
+    {"size": 1, "scheduler_hints": {"aggregate_metadata": {
+        str(i): "v" for i in range(17)}}},
 ])
 def test_parse_create_out_of_bounds_is_invalid(volume):
     with pytest.raises(exception.Invalid):
@@ -77,7 +84,27 @@ def test_parse_create_limits_are_inclusive():
     validation.parse_create({"volume": {
         "size": 1, "name": "x" * 255,
         "metadata": {str(i): "v" * 255 for i in range(64)},
-        "scheduler_hints": {"same_host": [A] * 16}}})
+        "scheduler_hints": {"same_host": [A] * 16, "aggregate_metadata": {
+            str(i): "v" * 255 for i in range(16)}}}})
+
+
+def test_parse_create_aggregate_metadata_hint_is_kept_empty_dropped():
+    request = validation.parse_create({"volume": {
+        "size": 1, "scheduler_hints": {"aggregate_metadata": {"ssd": "true"},
+                                       "same_host": [A]}}})
+    assert request.scheduler_hints == {"aggregate_metadata": {"ssd": "true"},
+                                       "same_host": [A]}
+
+    request = validation.parse_create({"volume": {
+        "size": 1, "scheduler_hints": {"aggregate_metadata": {}}}})
+    assert request.scheduler_hints == {}
+
+
+def test_parse_create_aggregate_metadata_error_names_the_hint():
+    with pytest.raises(exception.Invalid,
+                       match="scheduler_hints.aggregate_metadata"):
+        validation.parse_create({"volume": {
+            "size": 1, "scheduler_hints": {"aggregate_metadata": "ssd"}}})
 
 
 def test_parse_action_extend():

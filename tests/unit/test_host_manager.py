@@ -9,8 +9,13 @@ import pytest
 from stevedore import extension
 
 from capstan.common import config, exception
+from capstan.common.db.aggregates import Aggregate
 from capstan.worker.scheduler.filters import BaseHostFilter
 from capstan.worker.scheduler.filters.affinity import DifferentHostFilter
+from capstan.worker.scheduler.filters.aggregate_metadata import (
+    AggregateMetadataFilter)
+from capstan.worker.scheduler.filters.availability_zone import (
+    AvailabilityZoneFilter)
 from capstan.worker.scheduler.filters.capacity import CapacityFilter
 from capstan.worker.scheduler.host_manager import HostManager as BaseHostManager
 from capstan.worker.scheduler.host_state import RequestSpec
@@ -365,8 +370,8 @@ def test_from_conf_builds_the_default_filters_and_weighers(db):
     manager = HostManager.from_conf(_conf(), db)
 
     assert [f.name for f in manager.filters] == [
-        "AvailabilityZoneFilter", "CapacityFilter", "DifferentHostFilter",
-        "SameHostFilter"]
+        "AvailabilityZoneFilter", "AggregateMetadataFilter", "CapacityFilter",
+        "DifferentHostFilter", "SameHostFilter"]
     assert [type(w).__name__ for w in manager.weighers] == ["CapacityWeigher"]
 
 
@@ -400,8 +405,9 @@ def test_from_conf_takes_a_filter_of_another_distribution_by_name(
     assert [type(f) for f in manager.filters] == [EverythingFilter,
                                                   CapacityFilter]
     with pytest.raises(exception.Invalid, match=(
-            "use one of AvailabilityZoneFilter, CapacityFilter, "
-            "DifferentHostFilter, Everything, SameHostFilter or")):
+            "use one of AggregateMetadataFilter, AvailabilityZoneFilter, "
+            "CapacityFilter, DifferentHostFilter, Everything, SameHostFilter "
+            "or")):
         HostManager.from_conf(_conf(filters=["Nothing"]), db)
 
 
@@ -419,3 +425,78 @@ def test_from_conf_bad_name_raises_invalid_naming_the_option(
 
     assert str(info.value).startswith(f"[scheduler] {option}: ")
     assert message in str(info.value)
+
+
+def _aggregate(agg_id, hosts, zone=None, **metadata):
+    return {"id": agg_id, "name": f"agg{agg_id}", "availability_zone": zone,
+            "hosts": list(hosts), "metadata": metadata}
+
+
+def test_update_aggregates_sets_each_host_its_aggregates_and_zone(
+        manager, services):
+    for host in ("h1", "h2", "h3"):
+        services.add_service(host)
+        _report(manager, host, 50, availability_zone="az1")
+
+    manager.update_aggregates([_aggregate(1, ["h1", "h2"], "az-agg"),
+                               _aggregate(2, ["h2"], ssd="true")])
+
+    states = {s.host: s for s in manager.get_all_host_states(None)}
+    assert {host: s.availability_zone for host, s in states.items()} == {
+        "h1": "az-agg", "h2": "az-agg", "h3": "az1"}
+    assert [agg.id for agg in states["h2"].aggregates] == [1, 2]
+    assert states["h2"].aggregate_metadata == {"ssd": frozenset({"true"})}
+    assert states["h3"].aggregates == ()
+
+
+def test_update_aggregates_replaces_the_set_held(manager, services):
+    services.add_service("h1")
+    _report(manager, "h1", 50, availability_zone="az1")
+    manager.update_aggregates([_aggregate(1, ["h1"], "az-agg")])
+
+    manager.update_aggregates([])
+
+    [state] = manager.get_all_host_states(None)
+    assert (state.availability_zone, state.aggregates) == ("az1", ())
+
+
+def test_update_aggregates_reach_a_host_that_reports_later(manager,
+                                                           services):
+    manager.update_aggregates([Aggregate(1, "agg", "az-agg", ("h1",))])
+    services.add_service("h1")
+
+    _report(manager, "h1", 50, availability_zone="az1")
+
+    [state] = manager.get_all_host_states(None)
+    assert state.availability_zone == "az-agg"
+
+
+def test_update_aggregates_malformed_keeps_those_held(manager):
+    manager.update_aggregates([_aggregate(1, ["h1"], "az-agg")])
+
+    with pytest.raises(exception.Invalid):
+        manager.update_aggregates([_aggregate(2, ["h1"]), {"id": "x"}])
+
+    assert [agg.id for agg in manager.aggregates] == [1]
+
+
+def test_select_host_places_by_aggregate_zone_and_metadata(manager,
+                                                           services):
+    manager.filters = [AvailabilityZoneFilter(), AggregateMetadataFilter(),
+                       CapacityFilter()]
+    for host, free in (("h1", 90), ("h2", 10)):
+        services.add_service(host)
+        _report(manager, host, free, availability_zone="az1")
+    manager.update_aggregates([_aggregate(1, ["h2"], "az-agg", ssd="true")])
+
+    by_zone = manager.select_host(None, RequestSpec(
+        size=1, availability_zone="az-agg"))
+    by_hint = manager.select_host(None, RequestSpec(
+        size=1, scheduler_hints={"aggregate_metadata": {"ssd": "true"}}))
+    assert (by_zone.host, by_hint.host) == ("h2", "h2")
+
+    manager.update_aggregates([_aggregate(1, [], "az-agg", ssd="true")])
+    with pytest.raises(exception.NoValidHost,
+                       match="AggregateMetadataFilter rejected all 2"):
+        manager.select_host(None, RequestSpec(
+            size=1, scheduler_hints={"aggregate_metadata": {"ssd": "true"}}))

@@ -6,6 +6,7 @@ import types
 import pytest
 
 from capstan.common import exception
+from capstan.common.db.aggregates import Aggregate
 from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
 
@@ -146,6 +147,8 @@ def test_request_spec_from_dict_accepts_one_id_or_a_list():
     {"size": 1, "availability_zone": 3},
     {"size": 1, "scheduler_hints": []},
     {"size": 1, "scheduler_hints": {"same_host": [1]}},
+    {"size": 1, "scheduler_hints": {"aggregate_metadata": ["ssd"]}},
+    {"size": 1, "scheduler_hints": {"aggregate_metadata": {"ssd": True}}},
 ])
 def test_request_spec_from_dict_malformed_raises_invalid(request_spec):
     with pytest.raises(exception.Invalid):
@@ -217,3 +220,61 @@ def test_host_state_inventory_keeps_placements_made_after_the_read():
     state.update_inventory(_inventory(used=0, total=20, ratio=2.0,
                                       reserved=4), read_at=104.0)
     assert state.virtual_free_capacity_gb == 20 * 2.0 - 4 - 5
+
+
+def test_request_spec_from_dict_carries_the_aggregate_metadata_hint():
+    spec = RequestSpec.from_dict("v9", {
+        "size": 3, "scheduler_hints": {"aggregate_metadata": {"ssd": "true",
+                                                              "rack": "r1"}}})
+
+    assert spec.aggregate_metadata == {"ssd": "true", "rack": "r1"}
+    assert spec.all_hinted_ids() == []
+    assert str(spec) == "size 3 GiB, aggregate_metadata rack=r1, ssd=true"
+    assert RequestSpec(size=1).aggregate_metadata == {}
+
+
+def test_host_state_aggregate_zone_overrides_the_reported_one():
+    state = HostState("h1", _caps(availability_zone="az1"), timestamp=1.0)
+
+    state.set_aggregates([Aggregate(1, "plain", None, ("h1",)),
+                          Aggregate(2, "zoned", "az-agg", ("h1",))])
+    assert state.availability_zone == "az-agg"
+    # A later report keeps the aggregate's zone, and remembers its own.
+    state.update_capabilities(_caps(availability_zone="az3"), 2.0)
+    assert state.availability_zone == "az-agg"
+    assert state.pool()["capabilities"]["availability_zone"] == "az-agg"
+
+    state.set_aggregates([])
+    assert state.availability_zone == "az3"
+
+
+def test_host_state_in_no_zoned_aggregate_keeps_its_reported_zone():
+    state = HostState("h1", _caps(availability_zone="az1"), timestamp=1.0)
+
+    state.set_aggregates([Aggregate(1, "plain", None, ("h1",),
+                                    {"ssd": "true"})])
+
+    assert state.availability_zone == "az1"
+
+
+def test_host_state_set_aggregates_collects_their_metadata():
+    state = HostState("h1")
+
+    state.set_aggregates([Aggregate(2, "b", None, ("h1",), {"ssd": "no"}),
+                          Aggregate(1, "a", None, ("h1",),
+                                    {"ssd": "true", "rack": "r1"})])
+
+    assert [agg.id for agg in state.aggregates] == [1, 2]
+    assert state.aggregate_metadata == {"ssd": frozenset({"true", "no"}),
+                                        "rack": frozenset({"r1"})}
+
+
+def test_host_state_in_aggregate_with_needs_one_aggregate_with_all_keys():
+    state = HostState("h1")
+    state.set_aggregates([Aggregate(1, "a", None, ("h1",), {"ssd": "true"}),
+                          Aggregate(2, "b", None, ("h1",), {"rack": "r1"})])
+
+    assert state.in_aggregate_with({"ssd": "true"})
+    assert state.in_aggregate_with({"rack": "r1"})
+    assert not state.in_aggregate_with({"ssd": "true", "rack": "r1"})
+    assert not state.in_aggregate_with({"ssd": "false"})

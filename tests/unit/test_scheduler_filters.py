@@ -4,7 +4,10 @@ from __future__ import annotations
 import pytest
 
 from capstan.common import plugins
+from capstan.common.db.aggregates import Aggregate
 from capstan.worker.scheduler import filters
+from capstan.worker.scheduler.filters.aggregate_metadata import (
+    AggregateMetadataFilter)
 from capstan.worker.scheduler.filters.affinity import (DifferentHostFilter,
                                                        SameHostFilter)
 from capstan.worker.scheduler.filters.availability_zone import AvailabilityZoneFilter
@@ -20,7 +23,8 @@ def _host(name="h1", **caps):
 
 
 @pytest.mark.parametrize("cls", [AvailabilityZoneFilter, CapacityFilter,
-                                 DifferentHostFilter, SameHostFilter])
+                                 DifferentHostFilter, SameHostFilter,
+                                 AggregateMetadataFilter])
 def test_filters_built_in_are_entry_points_under_their_class_name(cls):
     assert plugins.load_class(filters.NAMESPACE, cls.__name__,
                               filters.BaseHostFilter) is cls
@@ -113,3 +117,44 @@ def test_affinity_filters_without_their_hint_are_skipped(filter_cls):
 
     assert filter_cls().run_filter_for_spec(spec) is False
     assert filter_cls().run_filter_for_spec(RequestSpec(size=1)) is False
+
+
+def test_availability_zone_filter_sees_the_zone_of_the_aggregate():
+    host = _host("a", availability_zone="az1")
+    host.set_aggregates([Aggregate(1, "agg", "az-agg", ("a",))])
+
+    passes = AvailabilityZoneFilter().filter_all(
+        [host], RequestSpec(size=1, availability_zone="az-agg"))
+    fails = AvailabilityZoneFilter().filter_all(
+        [host], RequestSpec(size=1, availability_zone="az1"))
+
+    assert (passes, fails) == ([host], [])
+
+
+def _in_aggregate(name, metadata):
+    host = _host(name)
+    host.set_aggregates([Aggregate(1, "agg", None, (name,), metadata)])
+    return host
+
+
+def test_aggregate_metadata_filter_passes_hosts_with_every_pair():
+    hosts = [_in_aggregate("a", {"ssd": "true", "rack": "r1"}),
+             _in_aggregate("b", {"ssd": "false"}),
+             _in_aggregate("c", {"ssd": "true"}),
+             _host("d")]
+    spec = RequestSpec(size=1, scheduler_hints={
+        "aggregate_metadata": {"ssd": "true"}})
+    both = RequestSpec(size=1, scheduler_hints={
+        "aggregate_metadata": {"ssd": "true", "rack": "r1"}})
+
+    assert [h.host for h in AggregateMetadataFilter().filter_all(
+        hosts, spec)] == ["a", "c"]
+    assert [h.host for h in AggregateMetadataFilter().filter_all(
+        hosts, both)] == ["a"]
+
+
+def test_aggregate_metadata_filter_without_the_hint_is_skipped():
+    assert AggregateMetadataFilter().run_filter_for_spec(
+        RequestSpec(size=1)) is False
+    assert AggregateMetadataFilter().run_filter_for_spec(RequestSpec(
+        size=1, scheduler_hints={"aggregate_metadata": {"a": "b"}})) is True

@@ -33,8 +33,9 @@ def manager(conf, volume_api):
                             volume_api=volume_api)
 
 
-def test_scheduler_manager_runs_the_resend_task(manager):
-    assert manager.periodic_task_names() == ["resend_stuck_volumes"]
+def test_scheduler_manager_runs_the_resend_and_aggregates_tasks(manager):
+    assert sorted(manager.periodic_task_names()) == [
+        "reload_aggregates", "resend_stuck_volumes"]
 
 
 def test_post_start_hook_asks_every_volume_worker_to_report(manager,

@@ -8,7 +8,10 @@ The view comes from three sources, none of them a query per host:
 * the ``services`` table (the topic the application names), read at most once per
   ``services_ttl`` seconds: only hosts up and enabled are candidates;
 * the ids of the resources each host holds (``sync_volume_info``), plus the
-  placements made here since.
+  placements made here since;
+* the host aggregates (``update_aggregates``: the whole set, fanned out by
+  the API on each change and re-read periodically by the scheduler), which
+  give a host its availability zone and the metadata filters match.
 
 A placement is consumed into its HostState at once, so back-to-back
 placements see each other; it stays applied until a report (or a resource id
@@ -16,12 +19,14 @@ sync) made after it arrives and replaces it.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import time
 from typing import Any, Callable, Container, Iterable
 
 from capstan.common import exception, plugins, records
+from capstan.common.db.aggregates import Aggregate
 from capstan.common.db.api import Database
 from capstan.common.db.placement import Placement
 from capstan.common.db.services import Services
@@ -90,6 +95,8 @@ class HostManager:
         # service set changes or a host reports for the first time.
         self._candidates: list[HostState] | None = None
         self._heard_from_hosts = False
+        self.aggregates: list[Aggregate] = []
+        self._host_aggregates: dict[str, list[Aggregate]] = {}
 
     @classmethod
     def from_conf(cls, conf: Any, db: Database,
@@ -139,6 +146,23 @@ class HostManager:
         for resource_id in added:
             self._resource_host[resource_id] = host
         return True
+
+    def update_aggregates(self, aggregates: Iterable[Aggregate | dict]
+                          ) -> None:
+        """Take every aggregate (``Aggregate`` values or their
+        ``as_dict()`` form) in place of those held; raise Invalid, keeping
+        those held, if one is malformed. Cheap: no I/O."""
+        parsed = [aggregate if isinstance(aggregate, Aggregate)
+                  else Aggregate.from_dict(aggregate)
+                  for aggregate in aggregates]
+        by_host: dict[str, list[Aggregate]] = collections.defaultdict(list)
+        for aggregate in parsed:
+            for host in aggregate.hosts:
+                by_host[host].append(aggregate)
+        self.aggregates = parsed
+        self._host_aggregates = dict(by_host)
+        for host, state in self._states.items():
+            state.set_aggregates(by_host.get(host, ()))
 
     def has_reports(self) -> bool:
         """Whether any host has reported its capabilities since start."""
@@ -239,6 +263,7 @@ class HostManager:
         state = self._states.get(host)
         if state is None:
             state = self._states[host] = HostState(host)
+            state.set_aggregates(self._host_aggregates.get(host, ()))
         return state
 
     def _refresh_services(self) -> None:

@@ -12,9 +12,13 @@ import time
 from typing import Any, Iterable
 
 from capstan.common import exception
+from capstan.common.db.aggregates import Aggregate
 
-# The scheduler hints capstan understands; each names a list of resource ids.
+# The scheduler hints capstan understands that name lists of resource ids.
 HINTS = ("different_host", "same_host")
+# The hint whose {key: value} an aggregate of the host must have
+# (AggregateMetadataFilter).
+AGGREGATE_METADATA = "aggregate_metadata"
 
 
 @dataclasses.dataclass
@@ -23,6 +27,8 @@ class RequestSpec:
 
     ``resource_hosts`` maps the resource ids named by the hints to their hosts;
     the HostManager fills it before filtering (filters do no I/O).
+    ``aggregate_metadata`` is the hint of that name: ``{key: value}``
+    that one aggregate of the host must have (empty: no constraint).
     """
 
     size: int
@@ -34,6 +40,8 @@ class RequestSpec:
     def __post_init__(self) -> None:
         self._hint_ids = {hint: _id_list(hint, self.scheduler_hints.get(hint))
                           for hint in HINTS}
+        self.aggregate_metadata = _string_map(
+            AGGREGATE_METADATA, self.scheduler_hints.get(AGGREGATE_METADATA))
 
     @classmethod
     def from_dict(cls, resource_id: str, spec: Any) -> "RequestSpec":
@@ -78,6 +86,10 @@ class RequestSpec:
         for hint in HINTS:
             if self._hint_ids[hint]:
                 parts.append(f"{hint} {', '.join(self._hint_ids[hint])}")
+        if self.aggregate_metadata:
+            pairs = ", ".join(f"{key}={value}" for key, value
+                              in sorted(self.aggregate_metadata.items()))
+            parts.append(f"{AGGREGATE_METADATA} {pairs}")
         return ", ".join(parts)
 
 
@@ -94,6 +106,16 @@ def _id_list(hint: str, value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+def _string_map(hint: str, value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+            isinstance(item, str) for item in value.values()):
+        raise exception.Invalid(f"scheduler hint {hint} must map strings to "
+                                "strings")
+    return dict(value)
+
+
 class HostState:
     """What the scheduler knows of one host.
 
@@ -102,6 +124,11 @@ class HostState:
     resource list plus the placements made since that list was sent.
     Capabilities a host leaves out get defaults: provisioned capacity is
     the allocated capacity, the over-subscription ratio 1.0, thick provisioning.
+
+    ``aggregates`` are those the host is in (the HostManager sets them);
+    ``availability_zone`` is the zone of its zoned aggregate, else the one
+    it reported; ``aggregate_metadata`` maps each key of its aggregates'
+    metadata to the values it has there.
     """
 
     def __init__(self, host: str, capabilities: dict | None = None, *,
@@ -110,6 +137,9 @@ class HostState:
         self.host = host
         self.capabilities: dict = {}
         self.availability_zone: str | None = None
+        self.reported_zone: str | None = None
+        self.aggregates: tuple[Aggregate, ...] = ()
+        self.aggregate_metadata: dict[str, frozenset[str]] = {}
         self.total_capacity_gb: float = 0
         self.free_capacity_gb: float = 0
         self.allocated_capacity_gb: float = 0
@@ -145,7 +175,8 @@ class HostState:
             return False
         self.reported_at = timestamp
         self.capabilities = dict(capabilities)
-        self.availability_zone = capabilities.get("availability_zone")
+        self.reported_zone = capabilities.get("availability_zone")
+        self._apply_zone()
         self.free_capacity_gb = _number(capabilities, "free_capacity_gb", 0)
         if self.inventory is not None:
             # NOTE(capstan): the report's sums were read before placements
@@ -168,6 +199,23 @@ class HostState:
                 self._apply(size)
         self._forget_reported_placements()
         return True
+
+    def set_aggregates(self, aggregates: Iterable[Aggregate]) -> None:
+        """Replace the aggregates the host is in (and so its zone)."""
+        self.aggregates = tuple(sorted(aggregates, key=lambda agg: agg.id))
+        metadata: dict[str, set[str]] = {}
+        for aggregate in self.aggregates:
+            for key, value in aggregate.metadata.items():
+                metadata.setdefault(key, set()).add(value)
+        self.aggregate_metadata = {key: frozenset(values)
+                                   for key, values in metadata.items()}
+        self._apply_zone()
+
+    def in_aggregate_with(self, metadata: dict[str, str]) -> bool:
+        """Whether one of the host's aggregates has every ``key: value``."""
+        return any(all(aggregate.metadata.get(key) == value
+                       for key, value in metadata.items())
+                   for aggregate in self.aggregates)
 
     def update_inventory(self, inventory: Any, read_at: float) -> None:
         """Take the host's inventory row (``total``, ``reserved``,
@@ -246,6 +294,14 @@ class HostState:
             max_over_subscription_ratio=self.max_over_subscription_ratio,
             thin_provisioning=self.thin_provisioning)
         return {"host": self.host, "capabilities": capabilities}
+
+    def _apply_zone(self) -> None:
+        # NOTE(capstan): the API keeps a host in one zone; should two zoned
+        # aggregates disagree anyway (a race), the oldest aggregate wins,
+        # the same on every scheduler.
+        zones = [aggregate.availability_zone for aggregate in self.aggregates
+                 if aggregate.availability_zone]
+        self.availability_zone = zones[0] if zones else self.reported_zone
 
     def _apply(self, size: int) -> None:
         self.free_capacity_gb -= size

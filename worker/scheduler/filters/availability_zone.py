@@ -1,4 +1,8 @@
-"""AvailabilityZoneFilter: the host must be in the zone the request names."""
+"""AvailabilityZoneFilter: the host must be in the zone the request names.
+
+A host's zone is that of its zoned host aggregate, else the one it
+reported (``HostState.availability_zone``).
+"""
 from __future__ import annotations
 
 from capstan.worker.scheduler.filters import BaseHostFilter
@@ -6,7 +10,7 @@ from capstan.worker.scheduler.host_state import HostState, RequestSpec
 
 
 class AvailabilityZoneFilter(BaseHostFilter):
-    """Passes hosts whose reported ``availability_zone`` is the asked one.
+    """Passes hosts whose ``availability_zone`` is the asked one.
 
     A request without a zone lets every host through.
     """
