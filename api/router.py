@@ -128,17 +128,3 @@ def build_v1_app(deps: APIDeps) -> Router:
         if application.add_routes is not None:
             application.add_routes(mapper, deps, policy)
     return Router(mapper)
-
-
-def _connect_aggregates(mapper: routes.Mapper,
-                        aggregates: AggregatesController) -> None:
-    # "os-aggregates", nova's path, so that clients written for it fit.
-    mapper.connect("/os-aggregates", handler=aggregates.index, conditions=GET)
-    mapper.connect("/os-aggregates", handler=aggregates.create,
-                   conditions=POST)
-    mapper.connect("/os-aggregates/{id}", handler=aggregates.show,
-                   conditions=GET, requirements=ID)
-    mapper.connect("/os-aggregates/{id}", handler=aggregates.delete,
-                   conditions=DELETE, requirements=ID)
-    mapper.connect("/os-aggregates/{id}/action", handler=aggregates.action,
-                   conditions=POST, requirements=ID)
