@@ -5,6 +5,7 @@
     capstan-manage service enable|disable ID [--reason TEXT]
     capstan-manage service delete ID
     capstan-manage token create --user U --project P --roles R1,R2
+    capstan-manage app list
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ import sys  # noqa: E402
 from oslo_config import cfg  # noqa: E402
 from sqlalchemy import exc as sa_exc  # noqa: E402
 
-from capstan.common import cmd, config, exception, records  # noqa: E402
+from capstan.common import application, cmd, config, exception  # noqa: E402
+from capstan.common import plugins, records  # noqa: E402
 from capstan.common.db import migration  # noqa: E402
 from capstan.common.db.api import Database  # noqa: E402
 from capstan.common.db.services import Services  # noqa: E402
@@ -39,6 +41,11 @@ def _add_parsers(subparsers) -> None:
         parser.add_argument("id", type=int)
         if action == "disable":
             parser.add_argument("--reason", default=None)
+
+    app = subparsers.add_parser("app", help="installed applications")
+    app_sub = app.add_subparsers(dest="action", required=True)
+    app_sub.add_parser("list", help="list applications, their topics, "
+                                    "migration branches and plugins")
 
     token = subparsers.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="action", required=True)
@@ -141,7 +148,32 @@ def token_create(conf: cfg.ConfigOpts) -> None:
     print(token)
 
 
+def app_list(conf: cfg.ConfigOpts) -> None:
+    """What each installed application brings, as this config runs it:
+    the Manager of each topic, the revisions of its migration branch and
+    the plugins installed in each of its namespaces."""
+    for app in application.load_applications():
+        print(app.name)
+        for topic in app.topics:
+            manager = getattr(conf, f"{topic.name}_manager")
+            print(f"  topic {topic.name}: {manager}")
+        if app.migrations:
+            heads = migration.heads([app]).split()
+            own = [revision for revision in heads
+                   if revision in _revisions(app.migrations)]
+            print(f"  migrations: {app.migrations} (head {' '.join(own)})")
+        for namespace in app.plugin_namespaces:
+            print(f"  plugins {namespace}: "
+                  f"{', '.join(plugins.names(namespace)) or 'none installed'}")
+
+
+def _revisions(directory: str) -> set[str]:
+    return {name.split("_", 1)[0] for name in os.listdir(directory)
+            if name.endswith(".py")}
+
+
 HANDLERS = {
+    ("app", "list"): app_list,
     ("db", "sync"): db_sync,
     ("service", "list"): service_list,
     ("service", "enable"): service_enable,

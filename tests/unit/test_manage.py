@@ -175,3 +175,17 @@ def test_main_unreachable_database_fails_on_one_line(
 
     assert status == 1
     assert "Connection refused" in one_line(capsys.readouterr().err)
+
+
+def test_app_list_shows_each_application_topics_branch_and_plugins(run):
+    status, out, err = run("app", "list")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "capstan_volumes"
+    assert ("  topic volume: capstan_volumes.volume.manager.VolumeManager"
+            in lines)
+    assert ("  topic scheduler: "
+            "capstan_volumes.scheduler.manager.SchedulerManager") in lines
+    assert any(line.startswith("  migrations: ") and "(head 0004)" in line
+               for line in lines), out
+    assert "  plugins capstan.volume.drivers: fake, file" in lines
