@@ -56,6 +56,11 @@ def rabbit_version() -> str:
     return _ctl("version").strip()
 
 
+def rabbit_status() -> str:
+    """``rabbitmqctl status``: the node's memory, file and socket limits."""
+    return _ctl("status")
+
+
 @contextlib.contextmanager
 def rabbit_vhost() -> Iterator[str]:
     """Create a vhost; yield the transport URL on it; delete it."""

@@ -26,6 +26,8 @@ class Settings:
     memory_requests: tuple = (10_000, 50_000)
     worker_batch: int = 500           # create+delete casts per batch
     startup_runs: int = 3
+    report_idle_seconds: float = 20.0  # benchmark 8, reports only
+    report_load_seconds: float = 30.0  # benchmark 8, placements
 
     @classmethod
     def quick(cls) -> "Settings":
@@ -34,7 +36,8 @@ class Settings:
                    raw_cast_seconds=3.0, latency_seconds=2.0,
                    sched_seconds=1.0,
                    memory_requests=(2_000, 10_000), worker_batch=250,
-                   startup_runs=1)
+                   startup_runs=1, report_idle_seconds=10.0,
+                   report_load_seconds=10.0)
 
 
 @dataclasses.dataclass
