@@ -5,10 +5,6 @@ from typing import Any
 
 from capstan.common import exception, plugins
 
-# NOTE(capstan): kept here as well; common/service.py imports managers
-# with driver.import_class.
-import_class = plugins.import_class
-
 
 def load_class(namespace: str, name: str) -> type:
     """Return the driver class ``name`` of entry-point group ``namespace``.

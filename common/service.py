@@ -30,7 +30,7 @@ from eventlet import event, greenthread
 from oslo_config import cfg
 
 from capstan.common import context as capstan_context
-from capstan.common import config, driver, exception, rpc
+from capstan.common import config, exception, plugins, rpc
 from capstan.common.coordination import Coordination
 from capstan.common.db import migration
 from capstan.common.db.api import Database
@@ -370,7 +370,7 @@ def load_manager(path: str | type) -> type:
     if isinstance(path, type):
         return path
     try:
-        return driver.import_class(path)
+        return plugins.import_class(path)
     except ImportError as exc:
         raise exception.ManagerNotFound(name=path, reason=str(exc)) from None
 
