@@ -158,18 +158,11 @@ def app_list(conf: cfg.ConfigOpts) -> None:
             manager = getattr(conf, f"{topic.name}_manager")
             print(f"  topic {topic.name}: {manager}")
         if app.migrations:
-            heads = migration.heads([app]).split()
-            own = [revision for revision in heads
-                   if revision in _revisions(app.migrations)]
-            print(f"  migrations: {app.migrations} (head {' '.join(own)})")
+            print(f"  migrations: {app.migrations} "
+                  f"(head {migration.branch_heads(app.migrations)})")
         for namespace in app.plugin_namespaces:
             print(f"  plugins {namespace}: "
                   f"{', '.join(plugins.names(namespace)) or 'none installed'}")
-
-
-def _revisions(directory: str) -> set[str]:
-    return {name.split("_", 1)[0] for name in os.listdir(directory)
-            if name.endswith(".py")}
 
 
 HANDLERS = {

@@ -116,6 +116,12 @@ def heads(applications: Iterable[application.Application] | None = None
     return _heads(version_locations(applications))
 
 
+def branch_heads(directory: str) -> str:
+    """The heads of the revisions in ``directory`` alone: one branch,
+    such as an application's (``Application.migrations``)."""
+    return _heads((directory,))
+
+
 @functools.lru_cache(maxsize=8)
 def _heads(locations: tuple[str, ...]) -> str:
     revisions, parents = set(), set()
