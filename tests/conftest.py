@@ -37,6 +37,29 @@ def database(db_url):
 
 
 @pytest.fixture
+def db(tmp_path):
+    """A Database on SQLite in tmp_path with the schema at head (a test
+    module may define its own ``db``)."""
+    from capstan.common.db import migration
+    from capstan.common.db.api import Database
+
+    db = Database(f"sqlite:///{tmp_path}/capstan.sqlite")
+    migration.upgrade(db)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def transport(conf):
+    """The RPC transport of the test module's ``conf`` fixture."""
+    from capstan.common import rpc
+
+    transport = rpc.get_transport(conf)
+    yield transport
+    transport.cleanup()
+
+
+@pytest.fixture
 def pg_url():
     with backends.fresh_pg_database() as url:
         yield url

@@ -13,10 +13,8 @@ import textwrap
 import eventlet
 import pytest
 
-from capstan.common import config, rpc
+from capstan.common import config
 from capstan.common.coordination import Coordination
-from capstan.common.db import migration
-from capstan.common.db.api import Database
 from capstan.common.manager import Manager
 from capstan.common.periodic import periodic_task
 from capstan.common.service import Service
@@ -44,21 +42,6 @@ def conf(tmp_path):
     conf.set_override("state_path", str(tmp_path))
     conf.set_override("graceful_shutdown_timeout", 1)
     return conf
-
-
-@pytest.fixture
-def db(tmp_path):
-    db = Database(f"sqlite:///{tmp_path}/capstan.sqlite")
-    migration.upgrade(db)
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
-def transport(conf):
-    transport = rpc.get_transport(conf)
-    yield transport
-    transport.cleanup()
 
 
 def wait_for(predicate, deadline: float = 20.0) -> None:

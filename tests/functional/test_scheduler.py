@@ -19,7 +19,7 @@ import pytest
 from oslo_config import cfg
 
 from capstan.common import config, context
-from capstan.common.db import migration, models
+from capstan.common.db import migration
 from capstan.common.db.api import Database
 from capstan.common.db.services import Services
 from capstan.common.service import Service

@@ -11,7 +11,6 @@ import oslo_messaging as messaging
 import pytest
 
 from capstan.common import config, context, exception, rpc
-from capstan.common.db import migration
 from capstan.common.db.api import Database
 from capstan.common.db.services import Services
 from capstan.common.manager import Manager
@@ -105,21 +104,6 @@ def conf(tmp_path):
     conf.set_override("volume_driver", "fake")
     conf.set_override("availability_zone", "az-functional")
     return conf
-
-
-@pytest.fixture
-def transport(conf):
-    transport = rpc.get_transport(conf)
-    yield transport
-    transport.cleanup()
-
-
-@pytest.fixture
-def db(tmp_path):
-    db = Database(f"sqlite:///{tmp_path}/capstan.sqlite")
-    migration.upgrade(db)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

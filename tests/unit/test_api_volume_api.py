@@ -7,8 +7,6 @@ import pytest
 from capstan_volumes.api.volume_api import VolumeOperations
 from capstan.common import exception
 from capstan.common.context import RequestContext
-from capstan.common.db import migration
-from capstan.common.db.api import Database
 from capstan_volumes import exception as volume_exception
 from capstan_volumes import db as volume_db
 
@@ -37,14 +35,6 @@ class FakeRPC:
 
     def extend_volume(self, context, **kwargs):
         self._cast("extend_volume", kwargs)
-
-
-@pytest.fixture
-def db(tmp_path):
-    db = Database(f"sqlite:///{tmp_path}/capstan.sqlite")
-    migration.upgrade(db)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

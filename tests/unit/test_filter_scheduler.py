@@ -12,7 +12,7 @@ import oslo_messaging as messaging
 import pytest
 
 from capstan.common import context
-from capstan.common.db import migration, models
+from capstan.common.db import migration
 from capstan.common.db.api import Database
 from capstan.common.db.placement import Placement
 from capstan.common.db.services import Services

@@ -5,7 +5,7 @@ the transport is a real ``fake://`` one that nothing here sends on.
 """
 import pytest
 
-from capstan.common import config, context, exception, rpc
+from capstan.common import config, context, exception
 from capstan.common.db import migration
 from capstan.common.db.api import Database
 from capstan.common.manager import Manager, SchedulerDependentManager
@@ -45,13 +45,6 @@ def conf(tmp_path):
     config.load(conf, [])
     conf.set_override("state_path", str(tmp_path))
     return conf
-
-
-@pytest.fixture
-def transport(conf):
-    transport = rpc.get_transport(conf)
-    yield transport
-    transport.cleanup()
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ journal holds for both kinds.
 import eventlet
 import pytest
 
-from capstan.common import config, rpc
-from capstan.common.db import migration
-from capstan.common.db.api import Database
+from capstan.common import config
 from capstan.common.service import BaseService, Service
 from capstan.common.wsgi_service import WSGIService
 
@@ -92,21 +90,6 @@ def conf(tmp_path):
     conf.set_override("bind_host", "127.0.0.1", group="api")
     conf.set_override("bind_port", 0, group="api")
     return conf
-
-
-@pytest.fixture
-def db(tmp_path):
-    db = Database(f"sqlite:///{tmp_path}/capstan.sqlite")
-    migration.upgrade(db)
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
-def transport(conf):
-    transport = rpc.get_transport(conf)
-    yield transport
-    transport.cleanup()
 
 
 class TrivialLoader:

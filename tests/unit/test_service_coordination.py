@@ -8,11 +8,9 @@ import eventlet
 import pytest
 
 from capstan.api.manager import APIManager
-from capstan.common import config, rpc
+from capstan.common import config
 from capstan.common import context as capstan_context
 from capstan.common.coordination import Coordination
-from capstan.common.db import migration
-from capstan.common.db.api import Database
 from capstan.common.manager import Manager
 from capstan.common.periodic import periodic_task
 from capstan.common.service import Service, ServiceTimers
@@ -49,21 +47,6 @@ def conf(tmp_path):
     conf.set_override("graceful_shutdown_timeout", 1)
     conf.set_override("bind_port", 0, group="api")
     return conf
-
-
-@pytest.fixture
-def db(tmp_path):
-    db = Database(f"sqlite:///{tmp_path}/capstan.sqlite")
-    migration.upgrade(db)
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
-def transport(conf):
-    transport = rpc.get_transport(conf)
-    yield transport
-    transport.cleanup()
 
 
 def rpc_service(conf, db, transport, manager):
