@@ -37,18 +37,22 @@ PER_PROCESS = 100
 REPORT_SPACING = 10.0       # the volume Manager's capability report
 SYNC_SPACING = 60.0         # its sync_volume_info
 RATE = 20.0                 # placements per second, open loop
-START_TIMEOUT = 120.0       # one simulator process bringing its hosts up
+START_TIMEOUT = 120.0
+# File handles a simulated host costs the broker (its connection, its
+# queues' files), with room for the rest of the deployment: below
+# FILES_PER_HOST x HOSTS[-1] the bench starts a broker of its own.
+FILES_PER_HOST = 4       # one simulator process bringing its hosts up
 STARTED = re.compile(r"sim_hosts: (\d+) started in ([\d.]+) s")
 
 
-def broker_files() -> dict:
+def broker_files(node: backends.RabbitNode | None = None) -> dict:
     """The RabbitMQ node's file descriptors and sockets, used and limit.
 
     Its file handle cache counts sockets and the queues' files against
     one limit (from the node's ``ulimit -n``); when it is reached the node
     stops accepting connections, and each Service opens one.
     """
-    text = backends.rabbit_status()
+    text = backends.rabbit_status(node)
     files = re.search(r"Total: (\d+), limit: (\d+)", text)
     sockets = re.search(r"Sockets: (\d+), limit: (\d+)", text)
     if files is None or sockets is None:
@@ -59,11 +63,11 @@ def broker_files() -> dict:
             "sockets_limit": int(sockets.group(2))}
 
 
-def _broker_note() -> str:
+def _broker_note(node: backends.RabbitNode | None) -> str:
     # NOTE(capstan): at its file limit the node may not answer
     # rabbitmqctl either (its CLI connects over a socket too).
     try:
-        files = broker_files()
+        files = broker_files(node)
     except BenchError as exc:
         return f"RabbitMQ status unavailable ({exc})"
     return (f"RabbitMQ files {files['files_used']}/{files['files_limit']}, "
@@ -73,8 +77,10 @@ def _broker_note() -> str:
 class Simulators:
     """The ``bench.sim_hosts`` processes of one deployment."""
 
-    def __init__(self, dep: Deployment) -> None:
+    def __init__(self, dep: Deployment,
+                 node: backends.RabbitNode | None) -> None:
         self.dep = dep
+        self.node = node
         self.procs: list[Proc] = []
 
     @property
@@ -97,7 +103,7 @@ class Simulators:
                                  proc=proc)
             except BenchError:
                 started = proc.log_text().count("consuming volume.sim-")
-                broker = _broker_note()
+                broker = _broker_note(self.node)
                 proc.stop()
                 return (f"{proc.name} brought {started} of {PER_PROCESS} "
                         f"services up in {START_TIMEOUT:.0f} s; {broker}")
@@ -184,27 +190,45 @@ def _phase(session: Session, dep: Deployment, scheduler: Proc,
             "sim_rss_mb": sims.rss_mb()}
 
 
+def _broker(session: Session) -> backends.RabbitNode | None:
+    """The shared node if its file limit fits ``HOSTS[-1]`` Services,
+    else a node of the bench's own with the shell's hard ``ulimit -n``."""
+    shared = broker_files()
+    session.figures["8_broker_shared"] = shared
+    if shared["files_limit"] >= FILES_PER_HOST * HOSTS[-1]:
+        return None
+    node = backends.RabbitNode(session.workdir).start()
+    session.figures["8_broker_own"] = broker_files(node)
+    return node
+
+
 def run_report_scale(session: Session, db: str, transport: str) -> None:
-    session.figures["8_broker_before"] = broker_files()
     phases = []
-    with Deployment(session.workdir, "scale", db_url=db,
-                    transport_url=transport) as dep:
-        dep.db_sync()
-        scheduler = dep.start_worker("scheduler")
-        sims = Simulators(dep)
-        try:
-            for hosts in HOSTS:
-                try:
-                    measured = phases[-1]["hosts"] if phases else 0
-                    phases.append(_phase(session, dep, scheduler, sims,
-                                         hosts, measured))
-                except BenchError as exc:
-                    # Keep what ran; the table says what did not.
-                    phases.append({"hosts": hosts, "error": str(exc),
-                                   "processes": len(sims.procs)})
-                    break
-        finally:
-            sims.stop()
+    node = _broker(session)
+    try:
+        with Deployment(session.workdir, "scale", db_url=db,
+                        transport_url=node.url if node else transport
+                        ) as dep:
+            dep.db_sync()
+            scheduler = dep.start_worker("scheduler")
+            sims = Simulators(dep, node)
+            try:
+                for hosts in HOSTS:
+                    try:
+                        measured = phases[-1]["hosts"] if phases else 0
+                        phases.append(_phase(session, dep, scheduler, sims,
+                                             hosts, measured))
+                    except BenchError as exc:
+                        # Keep what ran; the table says what did not.
+                        phases.append({"hosts": hosts, "error": str(exc),
+                                       "processes": len(sims.procs)})
+                        break
+                session.figures["8_broker_after"] = _broker_note(node)
+            finally:
+                sims.stop()
+    finally:
+        if node is not None:
+            node.stop()
     _report(session, phases)
 
 
