@@ -21,7 +21,8 @@ setup(
     python_requires=">=3.10",
     packages=PACKAGES + APPLICATION,
     package_dir={f"capstan.{top}": top for top in FRAMEWORK},
-    package_data={"capstan.common.db": ["migrations/*.py", "migrations/*.mako",
+    package_data={"capstan.api": ["openapi_base.yaml"],
+                  "capstan.common.db": ["migrations/*.py", "migrations/*.mako",
                                         "migrations/versions/*.py"],
                   "capstan_volumes": ["migrations/versions/*.py"]},
     data_files=[("etc/capstan", ["etc/capstan.conf.sample",
@@ -47,6 +48,9 @@ setup(
         "amqp>=5.2,<6",
         # Read directly by api/policy.py to report a broken policy.yaml.
         "PyYAML>=6.0,<7",
+        # Request schemas: validation and the OpenAPI document
+        # (api/schema.py, api/openapi.py).
+        "pydantic>=2.7,<3",
         # Singleton periodic tasks (common/coordination.py): tooz locks on
         # [coordination] backend_url; redis is tooz's client for redis://.
         # etcd3+http:// needs etcd3gw besides (pip install etcd3gw).
@@ -78,6 +82,7 @@ setup(
     entry_points={
         "console_scripts": [
             "api-server = capstan.api.cmd:main",
+            "capstan-openapi = capstan.api.openapi:main",
             "worker = capstan.worker.cmd:main",
             "capstan-manage = capstan.common.manage:main",
         ],

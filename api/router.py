@@ -4,11 +4,12 @@ An unknown path raises 404; a known path with a method it does not take
 raises 405 with an ``Allow`` header. ``faultwrap`` renders both as JSON.
 
 The framework connects its own resources (versions, services, host
-aggregates); each
-application connects its own in its declaration's ``add_routes(mapper,
-deps, policy)``: a controller that takes ``deps`` and ``policy`` in its
-constructor, and one ``mapper.connect(path, handler=controller.method,
-conditions=GET)`` line per method and path.
+aggregates) and each application's declared resources
+(``capstan.api.resource.Resource.connect``); an application connects any
+other route in its declaration's ``add_routes(mapper, deps, policy)``: a
+controller that takes ``deps`` and ``policy`` in its constructor, and one
+``mapper.connect(path, handler=controller.method, conditions=GET)`` line
+per method and path.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import routes
 import routes.middleware
 import webob
 
-from capstan.api import wsgi_util
+from capstan.api import openapi, wsgi_util
 from capstan.api.deps import APIDeps
 from capstan.api.policy import build_policy
 from capstan.api.v1.aggregates import AggregatesController
@@ -109,6 +110,18 @@ def _connect_aggregates(mapper: routes.Mapper,
                    conditions=POST, requirements=ID)
 
 
+class OpenAPIController:
+    """GET /v1/openapi.json: the document, built once per app."""
+
+    def __init__(self, applications: Iterable[Any]) -> None:
+        self._body = openapi.render_json(
+            openapi.build_document(applications))
+
+    def show(self, req: webob.Request) -> webob.Response:
+        return webob.Response(body=self._body, charset="UTF-8",
+                              content_type=wsgi_util.JSON_TYPE)
+
+
 def build_v1_app(deps: APIDeps) -> Router:
     """The app at ``/v1``, behind the auth and context filters."""
     policy = build_policy(deps.conf, [
@@ -124,7 +137,11 @@ def build_v1_app(deps: APIDeps) -> Router:
     mapper.connect("/services/{id}", handler=services.delete,
                    conditions=DELETE, requirements=ID)
     _connect_aggregates(mapper, AggregatesController(deps, policy))
+    mapper.connect("/openapi.json", conditions=GET,
+                   handler=OpenAPIController(deps.applications).show)
     for application in deps.applications:
+        for resource in application.list_resources():
+            resource.connect(mapper, deps, policy)
         if application.add_routes is not None:
             application.add_routes(mapper, deps, policy)
     return Router(mapper)

@@ -25,7 +25,19 @@ def _options() -> list:
 def _policies() -> list:
     from capstan_volumes import policies
 
-    return policies.list_rules()
+    return list(policies.RULES)
+
+
+def _resources() -> list:
+    from capstan_volumes.api.volumes import VOLUMES
+
+    return [VOLUMES]
+
+
+def _openapi() -> dict:
+    from capstan_volumes.api import scheduler_stats
+
+    return scheduler_stats.OPENAPI
 
 
 def _add_routes(mapper: Any, deps: Any, policy: Any) -> None:
@@ -49,7 +61,9 @@ APPLICATION = Application(
     ),
     options=_options,
     policies=_policies,
+    resources=_resources,
     add_routes=_add_routes,
+    openapi=_openapi,
     migrations=MIGRATIONS,
     models="capstan_volumes.models",
     plugin_namespaces=("capstan.volume.drivers",),

@@ -1,14 +1,11 @@
 """The volume's errors, subclasses of the framework's domain exceptions,
-so that the API's fault filter maps them (404, 409) with no code of ours."""
+so that the API's fault filter maps them (404) with no code of ours. A
+status that forbids an operation is the framework's InvalidStatus (409)."""
 from __future__ import annotations
 
-from capstan.common.exception import Conflict, NotFound
+from capstan.common.exception import NotFound
 
 
 class VolumeNotFound(NotFound):
     msg_fmt = "Volume %(volume_id)s could not be found."
 
-
-class InvalidVolumeStatus(Conflict):
-    msg_fmt = ("Volume %(volume_id)s is %(status)s; this needs one of "
-               "%(expected)s.")

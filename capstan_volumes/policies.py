@@ -1,22 +1,14 @@
-"""Who may do what with volumes: the application's oslo.policy defaults
-(entry point ``oslo.policy.policies``: ``capstan_volumes``)."""
+"""Who may do what: the application's oslo.policy defaults (entry point
+``oslo.policy.policies``: ``capstan_volumes``). The rules of its REST
+resources (``volumes:*``) come from their declarations; this module adds
+the others."""
 from __future__ import annotations
 
 from oslo_policy import policy
 
-from capstan.api.policy import ADMIN, OWNER_OR_ADMIN, documented_rule
+from capstan.api.policy import ADMIN, documented_rule
 
 RULES = [
-    documented_rule("volumes:create", OWNER_OR_ADMIN, "Create a volume.",
-                    "POST", "/v1/volumes"),
-    documented_rule("volumes:get_all", OWNER_OR_ADMIN, "List volumes.",
-                    "GET", "/v1/volumes"),
-    documented_rule("volumes:get", OWNER_OR_ADMIN, "Show a volume.",
-                    "GET", "/v1/volumes/{id}"),
-    documented_rule("volumes:delete", OWNER_OR_ADMIN, "Delete a volume.",
-                    "DELETE", "/v1/volumes/{id}"),
-    documented_rule("volumes:extend", OWNER_OR_ADMIN, "Extend a volume.",
-                    "POST", "/v1/volumes/{id}/action"),
     documented_rule("scheduler_stats:pools", ADMIN,
                     "List the scheduler's pools.", "GET",
                     "/v1/scheduler-stats/pools"),
@@ -24,5 +16,8 @@ RULES = [
 
 
 def list_rules() -> list[policy.RuleDefault]:
-    """The volume application's rules with their defaults."""
-    return list(RULES)
+    """The application's rules with their defaults, its resources' first
+    (what ``oslopolicy-sample-generator`` lists)."""
+    from capstan_volumes.application import APPLICATION
+
+    return APPLICATION.list_policies()

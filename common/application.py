@@ -57,8 +57,11 @@ class Application:
     ``capstan.common.db.models.Base`` (imported by the migration
     environment, so that ``alembic revision --autogenerate`` sees them);
     ``topics`` are
-    started by ``--all-in-one`` in the order given; ``add_routes`` connects
-    REST routes under ``/v1``; ``plugin_namespaces`` are the entry-point
+    started by ``--all-in-one`` in the order given; ``resources`` returns
+    its REST resources (``capstan.api.resource.Resource``), whose routes,
+    policy rules and OpenAPI paths the framework makes; ``add_routes``
+    connects any other REST routes under ``/v1`` and ``openapi`` returns
+    their OpenAPI paths (``{path: path item}``); ``plugin_namespaces`` are the entry-point
     groups of the application's drivers, filters and weighers;
     ``scheduler_topic`` names the topic whose Managers place the
     application's resources (a subclass of
@@ -70,7 +73,9 @@ class Application:
     topics: tuple[Topic, ...] = ()
     options: Callable[[], list[tuple[str, list]]] | None = None
     policies: Callable[[], list] | None = None
+    resources: Callable[[], list] | None = None
     add_routes: AddRoutes | None = None
+    openapi: Callable[[], dict] | None = None
     migrations: str | None = None
     models: str | None = None
     plugin_namespaces: tuple[str, ...] = ()
@@ -82,8 +87,17 @@ class Application:
     def list_opts(self) -> list[tuple[str, list]]:
         return self.options() if self.options else []
 
+    def list_resources(self) -> list:
+        return self.resources() if self.resources else []
+
     def list_policies(self) -> list:
-        return self.policies() if self.policies else []
+        """The rules of its resources, then its other rules."""
+        rules = [rule for resource in self.list_resources()
+                 for rule in resource.policy_rules()]
+        return rules + (self.policies() if self.policies else [])
+
+    def openapi_paths(self) -> dict:
+        return self.openapi() if self.openapi else {}
 
 
 def load_applications(names: Iterable[str] | None = None

@@ -11,6 +11,7 @@ its errors the same way. The tree::
      |    +-- AggregateNotFound
      +-- Invalid                 the request is malformed or out of range
      +-- Conflict                the thing exists but its state forbids this
+     |    +-- InvalidStatus      a resource's status does not allow it (yet)
      |    +-- ServiceIsUp
      |    +-- CapacityExceeded
      |    +-- AggregateNameExists
@@ -70,6 +71,14 @@ class Conflict(CapstanError):
     """Raised when the resource's current state forbids the operation."""
 
     msg_fmt = "The resource is in a state that does not allow this."
+
+
+class InvalidStatus(Conflict):
+    """A resource's status does not allow the operation (yet): the caller
+    may wait for it to change, or give up."""
+
+    msg_fmt = ("%(resource)s %(id)s is %(status)s; this needs one of "
+               "%(expected)s.")
 
 
 class ServiceIsUp(Conflict):

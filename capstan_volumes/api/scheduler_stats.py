@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import webob
+from pydantic import Field
 
 from capstan.api import wsgi_util
 from capstan.api.deps import APIDeps
 from capstan.api.policy import Policy
+from capstan.api.schema import View
 from capstan_volumes.scheduler import rpcapi as scheduler_rpcapi
 
 # Longest wait, in seconds, for the scheduler's answer; a smaller
@@ -41,3 +43,39 @@ class SchedulerStatsController:
         return wsgi_util.json_response({"pools": [
             {"host": pool["host"], "capabilities": pool["capabilities"]}
             for pool in pools]})
+
+
+class Pool(View):
+    host: str
+    capabilities: dict[str, Any] = Field(
+        description="What the volume worker last reported (driver "
+                    "specific).")
+
+
+class PoolList(View):
+    pools: list[Pool]
+
+
+# Its OpenAPI path (api/openapi.py merges it into the document).
+OPENAPI = {
+    "tags": ["scheduler-stats"],
+    "schemas": [PoolList],
+    "paths": {"/v1/scheduler-stats/pools": {"get": {
+        "tags": ["scheduler-stats"], "operationId": "listPools",
+        "summary": "The volume hosts as the scheduler sees them (admin).",
+        "description": "One RPC call to the scheduler; 503 within seconds "
+                       "when the scheduler or the broker does not answer. "
+                       "Only hosts whose service is up and enabled are "
+                       "listed.",
+        "responses": {
+            "200": {"description": "The pools.", "headers": {
+                "X-Openstack-Request-Id": {
+                    "$ref": "#/components/headers/RequestId"}},
+                "content": {"application/json": {"schema": {
+                    "$ref": "#/components/schemas/PoolList"}}}},
+            **{code: {"$ref": f"#/components/responses/{name}"}
+               for code, name in (("400", "BadRequest"),
+                                  ("401", "Unauthorized"),
+                                  ("403", "Forbidden"),
+                                  ("503", "ServiceUnavailable"))}}}}},
+}

@@ -1,97 +1,77 @@
-"""/v1/volumes: create, list, show, delete and extend volumes.
+"""/v1/volumes, declared for the framework's resource shape.
 
-Volumes are owner-or-admin (policy ``volumes:*``): a caller sees the
-volumes of its own project, an admin those of every project; another
-project's volume answers 404, as if it did not exist. Bodies and queries
-are parsed by :mod:`api.v1.volumes_validation`; the database and the casts
-are :class:`~api.volume_api.VolumeOperations`' job. Every write answers
-202: the work happens in the workers, and the volume's ``status`` tells
-when it is done.
+The schemas here validate what clients send and generate the OpenAPI
+document; :class:`~capstan_volumes.api.volume_api.VolumeOperations` does
+the work (the row, then the cast). Every write answers 202: the work
+happens in the workers, and the volume's ``status`` tells when it is done.
 """
 from __future__ import annotations
 
-import dataclasses
-import datetime
-import urllib.parse
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import webob
+from pydantic import Field
 
-from capstan.api import wsgi_util
-from capstan.api.deps import APIDeps
-from capstan.api.policy import Policy
-from capstan_volumes.api import validation
+from capstan.api.resource import Action, Resource, iso8601
+from capstan.api.schema import (Id, NonEmptyText, Schema, Text, View,
+                                integer)
+from capstan_volumes import db as volume_db
 from capstan_volumes.api.volume_api import VolumeOperations
-from capstan.common import exception
-from capstan_volumes import models as volume_models
+
+MAX_SIZE_GB = 16384
+STATUSES = ("creating", "available", "extending", "deleting", "error",
+            "error_deleting")
+
+Size = integer(ge=1, le=MAX_SIZE_GB, description="GiB, 1 to 16384.")
+VolumeIds = Annotated[list[Id], Field(max_length=16)]
+Status = Literal[STATUSES]
 
 
-class VolumesController:
-    """Volumes as REST resources."""
+class SchedulerHints(Schema):
+    """Where to place the volume. A hint may only name volumes the caller
+    can see (400 otherwise)."""
 
-    def __init__(self, deps: APIDeps, policy: Policy,
-                 operations: VolumeOperations | None = None) -> None:
-        self.policy = policy
-        self.volumes = operations or VolumeOperations.from_deps(deps)
-
-    def index(self, req: webob.Request) -> webob.Response:
-        """GET /v1/volumes[?status=&name=&host=&limit=&marker=&sort_key=
-        &sort_dir=]: one page, and a ``next`` link when it is full."""
-        context = wsgi_util.context_of(req)
-        self.policy.authorize(context, "volumes:get_all")
-        params = wsgi_util.query_params(req, validation.LIST_PARAMS)
-        query = validation.parse_list_query(params)
-        if "host" in query.filters and not context.is_admin:
-            raise exception.Invalid("Only an admin may filter by host.")
-        rows = self.volumes.list(context, **dataclasses.asdict(query))
-        body: dict[str, Any] = {"volumes": [view(row) for row in rows]}
-        if len(rows) == query.limit:
-            body["next"] = _next_url(req, params, rows[-1].id)
-        return wsgi_util.json_response(body)
-
-    def create(self, req: webob.Request) -> webob.Response:
-        """POST /v1/volumes: the row now, the volume later (202)."""
-        context = wsgi_util.context_of(req)
-        self.policy.authorize(context, "volumes:create")
-        request = validation.parse_create(wsgi_util.read_json_object(req))
-        volume = self.volumes.create(context, **dataclasses.asdict(request))
-        response = wsgi_util.json_response({"volume": view(volume)},
-                                           status=202)
-        response.location = f"{req.path_url}/{volume.id}"
-        return response
-
-    def show(self, req: webob.Request, id: str) -> webob.Response:
-        """GET /v1/volumes/{id}"""
-        volume = self._volume(req, id, "volumes:get")
-        return wsgi_util.json_response({"volume": view(volume)})
-
-    def delete(self, req: webob.Request, id: str) -> webob.Response:
-        """DELETE /v1/volumes/{id}: 409 while the volume is busy."""
-        volume = self._volume(req, id, "volumes:delete")
-        self.volumes.delete(wsgi_util.context_of(req), volume)
-        return wsgi_util.empty_response(202)
-
-    def action(self, req: webob.Request, id: str) -> webob.Response:
-        """POST /v1/volumes/{id}/action: ``{"extend": {"new_size": N}}``."""
-        _action, new_size = validation.parse_action(
-            wsgi_util.read_json_object(req))
-        volume = self._volume(req, id, "volumes:extend")
-        self.volumes.extend(wsgi_util.context_of(req), volume, new_size)
-        return wsgi_util.empty_response(202)
-
-    def _volume(self, req: webob.Request, raw_id: str,
-                rule: str) -> volume_models.Volume:
-        """The volume named in the URL, if the caller may see it and
-        ``rule`` allows the caller on it."""
-        context = wsgi_util.context_of(req)
-        volume = self.volumes.get(context, validation.volume_id(raw_id))
-        self.policy.authorize(context, rule,
-                              {"project_id": volume.project_id,
-                               "user_id": volume.user_id})
-        return volume
+    different_host: VolumeIds = Field(
+        default=[], description="Not on a host of these volumes.")
+    same_host: VolumeIds = Field(
+        default=[], description="On the host of these volumes.")
+    aggregate_metadata: Annotated[dict[NonEmptyText, Text], Field(
+        max_length=16, description="Metadata an aggregate of the host "
+        "must have.")] = {}
 
 
-def view(volume: volume_models.Volume) -> dict[str, Any]:
+class VolumeCreate(Schema):
+    """A new volume: its size in GiB; null means absent for the rest."""
+
+    size: Size
+    name: Text | None = None
+    availability_zone: NonEmptyText | None = None
+    metadata: Annotated[dict[NonEmptyText, Text],
+                        Field(max_length=64)] | None = None
+    scheduler_hints: SchedulerHints | None = None
+
+
+class Extend(Schema):
+    new_size: integer(ge=1, le=MAX_SIZE_GB,
+                      description="GiB, larger than the volume's size.")
+
+
+class Volume(View):
+    id: str
+    name: str | None
+    size: int
+    status: Status
+    host: str | None
+    availability_zone: str | None
+    project_id: str | None
+    user_id: str | None
+    metadata: dict[str, str]
+    export_location: str | None
+    fault: str | None
+    created_at: str | None
+    updated_at: str | None
+
+
+def view(volume: Any) -> dict[str, Any]:
     """The JSON document of a volume (DESIGN.md section 3)."""
     return {
         "id": volume.id,
@@ -106,23 +86,17 @@ def view(volume: volume_models.Volume) -> dict[str, Any]:
         "metadata": dict(volume.meta or {}),
         "export_location": volume.export_location,
         "fault": volume.fault,
-        "created_at": _iso8601(volume.created_at),
-        "updated_at": _iso8601(volume.updated_at),
+        "created_at": iso8601(volume.created_at),
+        "updated_at": iso8601(volume.updated_at),
     }
 
 
-def _next_url(req: webob.Request, params: dict[str, str],
-              last_id: str) -> str:
-    """The same query, continued after ``last_id``."""
-    query = dict(params, marker=last_id)
-    return f"{req.path_url}?{urllib.parse.urlencode(query)}"
-
-
-def _iso8601(value: datetime.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        return value.astimezone(datetime.timezone.utc).isoformat()
-    # Stored naive UTC; the same text as .replace(tzinfo=utc).isoformat(),
-    # without building a second datetime per value.
-    return value.isoformat() + "+00:00"
+VOLUMES = Resource(
+    name="volume", collection="volumes", rows=volume_db.VOLUMES,
+    create_schema=VolumeCreate, view_schema=Volume, view=view,
+    operations=VolumeOperations.from_deps,
+    actions={"extend": Action(Extend, "Grow an available volume.")},
+    filters={"status": Status, "name": Text, "host": Text},
+    admin_filters=("host",),
+    sort_keys=("created_at", "updated_at", "size", "name", "status", "id"),
+    summary="Volumes: owner-or-admin; another project's answers 404.")

@@ -37,8 +37,8 @@ def error_of(response, code):
 @pytest.mark.parametrize("error, code", [
     (volume_exception.VolumeNotFound(volume_id="v"), 404),
     (exception.Invalid("size must be positive"), 400),
-    (volume_exception.InvalidVolumeStatus(volume_id="v", status="creating",
-                                          expected="available"), 409),
+    (exception.InvalidStatus(resource="Volume", id="v", status="creating",
+                             expected="available"), 409),
     (exception.NotAuthorized(), 401),
     (exception.Forbidden(), 403),
     (exception.ServiceUnavailable(), 503),

@@ -56,7 +56,7 @@ def test_framework_names_no_application_concept():
     for top in ("api", "common", "worker"):
         for directory, _dirs, files in os.walk(ROOT / top):
             for name in files:
-                if not name.endswith((".py", ".mako")):
+                if not name.endswith((".py", ".mako", ".yaml")):
                     continue
                 path = pathlib.Path(directory, name)
                 text = path.read_text(encoding="utf-8").lower()
