@@ -30,7 +30,7 @@ from eventlet import event, greenthread
 from oslo_config import cfg
 
 from capstan.common import context as capstan_context
-from capstan.common import config, exception, plugins, rpc
+from capstan.common import config, exception, plugins, rpc, rpc_versions
 from capstan.common.coordination import Coordination
 from capstan.common.db import migration
 from capstan.common.db.api import Database
@@ -149,12 +149,13 @@ class BaseService:
 
     def __init__(self, *, conf: cfg.ConfigOpts, db: Database, manager: Any,
                  host: str, binary: str, topic: str, report_interval: float,
-                 periodic_interval: float,
-                 periodic_fuzzy_delay: float) -> None:
+                 periodic_interval: float, periodic_fuzzy_delay: float,
+                 rpc_version: str | None = None) -> None:
         self.conf = conf
         self.db = db
         self.manager = manager
-        self.record = ServiceRecord(db, host=host, binary=binary, topic=topic)
+        self.record = ServiceRecord(db, host=host, binary=binary, topic=topic,
+                                    rpc_version=rpc_version)
         self.coordination = _coordination_for(conf, manager, host)
         self.timers = ServiceTimers(
             self.record, report_interval=report_interval,
@@ -281,11 +282,14 @@ class Service(BaseService):
                  topic: str, manager: Any, report_interval: float,
                  periodic_interval: float, periodic_fuzzy_delay: float,
                  service_name: str | None = None) -> None:
+        # What the manager serves goes into the record, which caps the
+        # topic's clients during a rolling upgrade.
         super().__init__(conf=conf, db=db, manager=manager, host=host,
                          binary=binary, topic=topic,
                          report_interval=report_interval,
                          periodic_interval=periodic_interval,
-                         periodic_fuzzy_delay=periodic_fuzzy_delay)
+                         periodic_fuzzy_delay=periodic_fuzzy_delay,
+                         rpc_version=_served_version(manager))
         self.transport = transport
         self.host = host
         self.binary = binary
@@ -385,6 +389,15 @@ def _coordination_for(conf: cfg.ConfigOpts, manager: Any,
     coordination = Coordination.from_conf(conf, host)
     manager.use_coordination(coordination.hold)
     return coordination
+
+
+def _served_version(manager: Any) -> str | None:
+    """The RPC version ``manager`` serves (any endpoint: its exposed
+    methods); None without a manager."""
+    if manager is None:
+        return None
+    return getattr(manager, "RPC_API_VERSION", None) or \
+        rpc_versions.served_version(type(manager))
 
 
 def _pick(value: float | None, default: float) -> float:
