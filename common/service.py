@@ -30,7 +30,7 @@ from eventlet import event, greenthread
 from oslo_config import cfg
 
 from capstan.common import context as capstan_context
-from capstan.common import config, exception, plugins, rpc, rpc_versions
+from capstan.common import config, exception, plugins, rpc
 from capstan.common.coordination import Coordination
 from capstan.common.db import migration
 from capstan.common.db.api import Database
@@ -289,7 +289,8 @@ class Service(BaseService):
                          report_interval=report_interval,
                          periodic_interval=periodic_interval,
                          periodic_fuzzy_delay=periodic_fuzzy_delay,
-                         rpc_version=_served_version(manager))
+                         rpc_version=getattr(manager, "RPC_API_VERSION",
+                                             None))
         self.transport = transport
         self.host = host
         self.binary = binary
@@ -389,15 +390,6 @@ def _coordination_for(conf: cfg.ConfigOpts, manager: Any,
     coordination = Coordination.from_conf(conf, host)
     manager.use_coordination(coordination.hold)
     return coordination
-
-
-def _served_version(manager: Any) -> str | None:
-    """The RPC version ``manager`` serves (any endpoint: its exposed
-    methods); None without a manager."""
-    if manager is None:
-        return None
-    return getattr(manager, "RPC_API_VERSION", None) or \
-        rpc_versions.served_version(type(manager))
 
 
 def _pick(value: float | None, default: float) -> float:
