@@ -15,13 +15,16 @@ from capstan.common import application
 from capstan.common.db.aggregates import Aggregates
 from capstan.common.db.api import Database
 from capstan.common.db.services import Services
+from capstan.common.upgrade_levels import UpgradeLevels
 
 
 @dataclasses.dataclass
 class APIDeps:
     """The config, database, RPC transport and applications shared by the
-    whole API, and the queries of the framework's resources (service
-    records, aggregates; by default, over ``db``)."""
+    whole API, the queries of the framework's resources (service records,
+    aggregates; by default, over ``db``) and the RPC version caps every
+    client of the process shares (by default, from ``conf`` and the
+    service records)."""
 
     conf: cfg.ConfigOpts
     db: Database
@@ -31,9 +34,12 @@ class APIDeps:
     # None: the real queries over ``db``, built below (a test passes a fake).
     services: Services | None = None
     aggregates: Aggregates | None = None
+    upgrade_levels: UpgradeLevels | None = None
 
     def __post_init__(self) -> None:
         if self.services is None:
             self.services = Services(self.db)
         if self.aggregates is None:
             self.aggregates = Aggregates(self.db)
+        if self.upgrade_levels is None:
+            self.upgrade_levels = UpgradeLevels(self.conf, self.services)

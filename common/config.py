@@ -207,6 +207,19 @@ def manager_opts(topics: list[application.Topic]) -> list[cfg.Opt]:
             for topic in topics]
 
 
+def upgrade_levels_opts(topics: list[application.Topic]) -> list[cfg.Opt]:
+    """``[upgrade_levels] <topic>``: the RPC version cap of each topic an
+    application declares (capstan.common.upgrade_levels reads them)."""
+    names = dict.fromkeys(topic.name for topic in topics)
+    return [cfg.StrOpt(
+        name, default="auto", regex=r"^(auto|[1-9][0-9]*\.[0-9]+)$",
+        help=f"Highest RPC version sent to the {name!r} topic: 'auto' (the "
+             "lowest version its running services record in the database) "
+             "or a version such as 1.2 (a pin, e.g. while a rolling "
+             "upgrade starts). A message that needs more is refused (409 "
+             "on the API), never sent to be dropped.") for name in names]
+
+
 def list_opts(applications: list[application.Application] | None = None
               ) -> list[tuple[str, list[cfg.Opt]]]:
     """Return the framework's options by group, for oslo-config-generator.
@@ -217,14 +230,15 @@ def list_opts(applications: list[application.Application] | None = None
     """
     if applications is None:
         applications = application.load_applications()
+    topics = application.topics(applications)
     return [
-        ("DEFAULT", default_opts + manager_opts(
-            application.topics(applications))),
+        ("DEFAULT", default_opts + manager_opts(topics)),
         ("worker", worker_opts),
         ("database", database_opts),
         ("api", api_opts),
         ("scheduler", scheduler_opts),
         ("coordination", coordination_opts),
+        ("upgrade_levels", upgrade_levels_opts(topics)),
     ]
 
 

@@ -19,6 +19,7 @@ its errors the same way. The tree::
      |    +-- AggregateHostNotFound  (the host is not in it: a 409, not a 404)
      |    +-- AggregateZoneConflict
      |    +-- AggregateInUse
+     |    +-- RPCVersionTooNew   a topic's services are too old for a message
      +-- NotAuthorized           no or wrong credentials
      +-- Forbidden               credentials fine, policy says no
      +-- ServiceUnavailable      a backend (database, broker) cannot be reached
@@ -123,6 +124,19 @@ class AggregateZoneConflict(Conflict):
 class AggregateInUse(Conflict):
     msg_fmt = ("Aggregate %(aggregate_id)s still has hosts; remove them "
                "before deleting it.")
+
+
+class RPCVersionTooNew(Conflict):
+    """Raised by an RPC client instead of sending a message that the
+    running services of its topic would not understand (rolling upgrade).
+
+    Nothing was sent. The operator upgrades those services (or lowers
+    ``[upgrade_levels] <topic>`` once they are); the caller may retry then.
+    """
+
+    msg_fmt = ("%(method)s needs RPC %(version)s on topic %(topic)s; the "
+               "running %(topic)s services speak %(cap)s: upgrade them "
+               "first")
 
 
 class NotAuthorized(CapstanError):

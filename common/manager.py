@@ -1,14 +1,20 @@
 """Managers: the logic a Service exposes over RPC.
 
-A Manager is an RPC endpoint (its ``@expose``d methods) and a
+A Manager is an RPC endpoint (its ``@rpc.method`` methods) and a
 :class:`~common.periodic.PeriodicTasks`. The Service that wraps it calls the
 hooks in this order: ``init_host`` (before anything is consumed),
 ``pre_start_hook``, RPC server start, ``post_start_hook``; then periodic
 tasks run until the service stops. Managers never spawn green threads or
 sleep: the Service owns every thread.
+
+The RPC version a Manager serves is derived from the versions its
+``@rpc.method`` decorators record (``RPC_API_VERSION``, read-only); the
+Service writes it into its record so that clients cap what they send
+while older services still run (``capstan.common.upgrade_levels``).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -16,26 +22,60 @@ from typing import Any
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from capstan.common import rpc
+from capstan.common import rpc, rpc_methods, rpc_versions
 from capstan.common.db.api import Database
+from capstan.common.db.services import Services
 from capstan.common.periodic import PeriodicTasks, periodic_task
+from capstan.common.upgrade_levels import UpgradeLevels
 
 LOG = logging.getLogger(__name__)
 
 
-class Manager(PeriodicTasks):
-    """Base of every manager; override the hooks you need."""
+class _ServedVersion:
+    """``RPC_API_VERSION``: derived from the class's RPC methods, read-only
+    on instances, computed once per class."""
 
-    RPC_API_VERSION = "1.0"
+    def __get__(self, instance: Any, owner: type) -> str:
+        return _served_version(owner)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        raise AttributeError("RPC_API_VERSION is derived from the "
+                             "@rpc.method decorators")
+
+
+@functools.lru_cache(maxsize=None)
+def _served_version(cls: type) -> str:
+    return rpc_versions.served_version(cls)
+
+
+class Manager(PeriodicTasks):
+    """Base of every manager; override the hooks you need.
+
+    ``upgrade_levels`` caps the RPC clients this manager builds; by
+    default one over its own conf and service records.
+    """
+
+    RPC_API_VERSION = _ServedVersion()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "RPC_API_VERSION" in vars(cls):
+            raise TypeError(f"{cls.__name__} sets RPC_API_VERSION by hand; "
+                            "it is derived from its @rpc.method versions")
+        # Fails at class definition when the methods span two majors.
+        rpc_versions.served_version(cls)
 
     def __init__(self, *, conf: cfg.ConfigOpts, host: str, db: Database,
                  transport: messaging.Transport,
-                 service_name: str | None = None) -> None:
+                 service_name: str | None = None,
+                 upgrade_levels: UpgradeLevels | None = None) -> None:
         self.conf = conf
         self.host = host
         self.db = db
         self.transport = transport
         self.service_name = service_name
+        self.upgrade_levels = upgrade_levels or UpgradeLevels(
+            conf, Services(db))
         self.init_periodic_tasks(
             run_external=conf.run_external_periodic_tasks)
 
@@ -73,7 +113,8 @@ class SchedulerDependentManager(Manager):
     sends the last one to every scheduler (fanout). Nothing is sent until
     there is something to send. The scheduler's client is ``scheduler_api``
     when given, else ``scheduler_api_class(transport)``: a subclass names
-    the rpcapi class of its scheduler (anything with an
+    the rpcapi class of its scheduler (anything built as
+    ``cls(transport, upgrade_levels=...)`` with an
     ``update_service_capabilities(context, service_name, host,
     capabilities, timestamp)`` method).
     """
@@ -87,14 +128,15 @@ class SchedulerDependentManager(Manager):
             if self.scheduler_api_class is None:
                 raise TypeError(f"{type(self).__name__} names no "
                                 "scheduler_api_class")
-            scheduler_api = self.scheduler_api_class(self.transport)
+            scheduler_api = self.scheduler_api_class(
+                self.transport, upgrade_levels=self.upgrade_levels)
         self.scheduler_api = scheduler_api
 
     def update_service_capabilities(self, capabilities: dict | None) -> None:
         """Remember ``capabilities`` for the next periodic report."""
         self.last_capabilities = capabilities
 
-    @rpc.expose
+    @rpc.method(rpc_methods.DEPENDENT["publish_service_capabilities"])
     @periodic_task(spacing=10, run_immediately=True)
     def publish_service_capabilities(self, context: Any) -> None:
         """Send the last capabilities to the schedulers (also over RPC).

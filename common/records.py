@@ -65,25 +65,33 @@ class ServiceRecord:
     """The record of one running service and its heartbeat.
 
     ``services`` runs the queries; by default the real ones over ``db``.
+    ``rpc_version`` is the version the service's Manager serves (None for
+    a service without RPC); clients of the topic cap what they send at the
+    lowest one recorded (:mod:`capstan.common.upgrade_levels`).
     """
 
     def __init__(self, db: Database, *, host: str, binary: str,
-                 topic: str, services: Services | None = None) -> None:
+                 topic: str, services: Services | None = None,
+                 rpc_version: str | None = None) -> None:
         self.db = db
         self.services = services if services is not None else Services(db)
         self.host = host
         self.binary = binary
         self.topic = topic
+        self.rpc_version = rpc_version
         self.service_id: int | None = None
         self._failures = 0
 
     def register(self) -> int:
-        """Load or create this service's row, mark it running; return id."""
+        """Load or create this service's row, mark it running and record
+        its binary and RPC version (an upgraded service overwrites the old
+        one's); return its id."""
         row = self.services.get_by_host_topic(self.host, self.topic)
         if row is None:
             row = self._create()
         self.service_id = row.id
-        self.services.update(row.id, binary=self.binary)
+        self.services.update(row.id, binary=self.binary,
+                             rpc_version=self.rpc_version)
         self.services.heartbeat(row.id)
         LOG.info("service record %s: host %s, topic %s", row.id, self.host,
                  self.topic)

@@ -22,12 +22,17 @@ from oslo_messaging.rpc import dispatcher
 
 from capstan.common import context as capstan_context
 from capstan.common import exception
+from capstan.common import rpc_versions
 
 LOG = logging.getLogger(__name__)
 
 # Re-exported so managers mark their RPC methods without importing
 # oslo.messaging: under ExplicitRPCAccessPolicy only these are callable.
+# ``method`` also records the version that added the method and its later
+# arguments (capstan.common.rpc_versions); plain ``expose`` counts as 1.0.
 expose = messaging.expose
+method = rpc_versions.method
+MethodSpec = rpc_versions.MethodSpec
 
 # Errors an API-side caller turns into "try again later" (503).
 TRANSPORT_ERRORS = (messaging.MessageDeliveryFailure,

@@ -149,12 +149,13 @@ class BaseService:
 
     def __init__(self, *, conf: cfg.ConfigOpts, db: Database, manager: Any,
                  host: str, binary: str, topic: str, report_interval: float,
-                 periodic_interval: float,
-                 periodic_fuzzy_delay: float) -> None:
+                 periodic_interval: float, periodic_fuzzy_delay: float,
+                 rpc_version: str | None = None) -> None:
         self.conf = conf
         self.db = db
         self.manager = manager
-        self.record = ServiceRecord(db, host=host, binary=binary, topic=topic)
+        self.record = ServiceRecord(db, host=host, binary=binary, topic=topic,
+                                    rpc_version=rpc_version)
         self.coordination = _coordination_for(conf, manager, host)
         self.timers = ServiceTimers(
             self.record, report_interval=report_interval,
@@ -281,11 +282,15 @@ class Service(BaseService):
                  topic: str, manager: Any, report_interval: float,
                  periodic_interval: float, periodic_fuzzy_delay: float,
                  service_name: str | None = None) -> None:
+        # What the manager serves goes into the record, which caps the
+        # topic's clients during a rolling upgrade.
         super().__init__(conf=conf, db=db, manager=manager, host=host,
                          binary=binary, topic=topic,
                          report_interval=report_interval,
                          periodic_interval=periodic_interval,
-                         periodic_fuzzy_delay=periodic_fuzzy_delay)
+                         periodic_fuzzy_delay=periodic_fuzzy_delay,
+                         rpc_version=getattr(manager, "RPC_API_VERSION",
+                                             None))
         self.transport = transport
         self.host = host
         self.binary = binary

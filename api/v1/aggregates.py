@@ -52,7 +52,8 @@ class AggregatesController:
             scheduler_api = scheduler_rpcapi.SchedulerAPI(
                 deps.transport,
                 application.scheduler_topics(deps.applications),
-                retry=deps.conf.rpc_client_retry)
+                retry=deps.conf.rpc_client_retry,
+                upgrade_levels=deps.upgrade_levels)
         self.scheduler_api = scheduler_api
 
     def index(self, req: webob.Request) -> webob.Response:

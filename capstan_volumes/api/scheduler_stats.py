@@ -32,7 +32,8 @@ class SchedulerStatsController:
         self.policy = policy
         self.scheduler_api = scheduler_api or scheduler_rpcapi.SchedulerAPI(
             deps.transport, retry=deps.conf.rpc_client_retry,
-            timeout=min(deps.conf.rpc_response_timeout, POOLS_TIMEOUT))
+            timeout=min(deps.conf.rpc_response_timeout, POOLS_TIMEOUT),
+            upgrade_levels=deps.upgrade_levels)
 
     def pools(self, req: webob.Request) -> webob.Response:
         """GET /v1/scheduler-stats/pools"""

@@ -42,11 +42,14 @@ class VolumeOperations(Operations):
     @classmethod
     def from_deps(cls, resource: Resource,
                   deps: APIDeps) -> "VolumeOperations":
-        """Build the RPC clients once, with the API's finite retry."""
-        retry = deps.conf.rpc_client_retry
+        """Build the RPC clients once, with the API's finite retry and
+        its version caps."""
+        retry, levels = deps.conf.rpc_client_retry, deps.upgrade_levels
         return cls(resource, deps.db,
-                   scheduler_rpcapi.SchedulerAPI(deps.transport, retry=retry),
-                   volume_rpcapi.VolumeAPI(deps.transport, retry=retry))
+                   scheduler_rpcapi.SchedulerAPI(deps.transport, retry=retry,
+                                                 upgrade_levels=levels),
+                   volume_rpcapi.VolumeAPI(deps.transport, retry=retry,
+                                           upgrade_levels=levels))
 
     # -- create -----------------------------------------------------------
 

@@ -19,6 +19,7 @@ from capstan.worker.scheduler.manager import SchedulerManagerBase
 from capstan_volumes.scheduler.filter_scheduler import FilterScheduler
 from capstan_volumes.scheduler.host_manager import (VOLUME_TOPIC,
                                                     VolumeHostManager)
+from capstan_volumes.scheduler.rpc_methods import METHODS
 from capstan_volumes.volume import rpcapi as volume_rpcapi
 
 LOG = logging.getLogger(__name__)
@@ -34,12 +35,12 @@ RESEND_SPACING = 2
 class SchedulerManager(SchedulerManagerBase):
     """Places volumes on the volume hosts; see DESIGN.md, "volumes"."""
 
-    RPC_API_VERSION = "1.0"
     host_manager_class = VolumeHostManager
 
     def __init__(self, *, volume_api: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.volume_api = volume_api or volume_rpcapi.VolumeAPI(self.transport)
+        self.volume_api = volume_api or volume_rpcapi.VolumeAPI(
+            self.transport, upgrade_levels=self.upgrade_levels)
         self.scheduler = FilterScheduler(
             db=self.db, host_manager=self.host_manager,
             volume_api=self.volume_api,
@@ -55,7 +56,7 @@ class SchedulerManager(SchedulerManagerBase):
         self.volume_api.publish_service_capabilities(
             capstan_context.get_admin_context())
 
-    @rpc.expose
+    @rpc.method(METHODS["update_service_capabilities"])
     def update_service_capabilities(self, context: Any, service_name: str,
                                     host: str, capabilities: dict,
                                     timestamp: float) -> None:
@@ -66,19 +67,19 @@ class SchedulerManager(SchedulerManagerBase):
         self.host_manager.update_service_capabilities(host, capabilities,
                                                       timestamp)
 
-    @rpc.expose
+    @rpc.method(METHODS["sync_volume_info"])
     def sync_volume_info(self, context: Any, host: str,
                          volume_ids: list[str], timestamp: float) -> None:
         """Record the volumes ``host`` holds unless a newer list is known."""
         self.host_manager.sync_resource_info(host, volume_ids, timestamp)
 
-    @rpc.expose
+    @rpc.method(METHODS["create_volume"])
     def create_volume(self, context: Any, volume_id: str,
                       request_spec: dict) -> None:
         """Place a volume left ``creating`` without a host by the API."""
         self.scheduler.create_volume(context, volume_id, request_spec)
 
-    @rpc.expose
+    @rpc.method(METHODS["get_pools"])
     def get_pools(self, context: Any) -> list[dict]:
         """``[{"host", "capabilities"}]`` of the hosts up and enabled."""
         return self.host_manager.pools(context)

@@ -19,6 +19,7 @@ from capstan.common.db.placement import Placement
 from capstan.common.manager import SchedulerDependentManager
 from capstan.common.periodic import periodic_task
 from capstan_volumes.scheduler import rpcapi as scheduler_rpcapi
+from capstan_volumes.volume.rpc_methods import METHODS
 from capstan_volumes.volume.drivers import base
 from capstan_volumes import capacity
 from capstan_volumes import db as volume_db
@@ -40,7 +41,6 @@ CHANGE_REPORT_SPACING = 1.0
 class VolumeManager(SchedulerDependentManager):
     """Creates, deletes and extends this host's volumes through its driver."""
 
-    RPC_API_VERSION = "1.0"
     scheduler_api_class = scheduler_rpcapi.SchedulerAPI
 
     def __init__(self, *, driver: base.VolumeDriver | None = None,
@@ -67,7 +67,7 @@ class VolumeManager(SchedulerDependentManager):
         LOG.info("volume driver %s ready on %s", type(self.driver).__name__,
                  self.host)
 
-    @rpc.expose
+    @rpc.method(METHODS["create_volume"])
     def create_volume(self, context: Any, volume_id: str,
                       publish: bool = True) -> None:
         """Create the backing volume, then ``creating`` -> ``available``."""
@@ -96,7 +96,7 @@ class VolumeManager(SchedulerDependentManager):
         if publish:
             self._report_change(context)
 
-    @rpc.expose
+    @rpc.method(METHODS["delete_volume"])
     def delete_volume(self, context: Any, volume_id: str,
                       publish: bool = True) -> None:
         """Delete the backing volume, then soft-delete the row."""
@@ -122,7 +122,7 @@ class VolumeManager(SchedulerDependentManager):
         if publish:
             self._report_change(context)
 
-    @rpc.expose
+    @rpc.method(METHODS["extend_volume"])
     def extend_volume(self, context: Any, volume_id: str,
                       new_size: int) -> None:
         """Grow the volume; on failure it stays at its old size."""

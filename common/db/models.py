@@ -59,6 +59,9 @@ class Service(TimestampMixin, Base):
     forced_down: Mapped[bool] = mapped_column(Boolean, nullable=False,
                                               default=False)
     last_seen_up: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # The RPC version its Manager serves, written at register(); NULL for
+    # a service from before c0004 (it spoke 1.0) or one without RPC.
+    rpc_version: Mapped[str | None] = mapped_column(String(16))
 
 
 class ResourceInventory(Base):

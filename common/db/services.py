@@ -141,6 +141,16 @@ class Services:
         with self.db.session() as session:
             return list(session.execute(query))
 
+    def get_rpc_versions(self, topic: str) -> list[sa.Row]:
+        """Rows (rpc_version, state, forced_down, last_seen_up) of the live
+        services of ``topic``: what the automatic upgrade level reads."""
+        table = models.Service
+        query = sa.select(table.rpc_version, table.state, table.forced_down,
+                          table.last_seen_up).where(
+            table.topic == topic, table.deleted_at.is_(None))
+        with self.db.session() as session:
+            return list(session.execute(query))
+
 
 def _live_services() -> sa.Select:
     return sa.select(models.Service).where(

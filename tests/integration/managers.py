@@ -64,8 +64,6 @@ def read(path: str) -> list[tuple[int, str, str | None]]:
 class EchoManager(Manager):
     """Answers ``echo``, journals ``record`` and ``slow``, ticks every second."""
 
-    RPC_API_VERSION = "1.0"
-
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         try:
@@ -79,7 +77,7 @@ class EchoManager(Manager):
     def init_host(self, service_id: int) -> None:
         append(self.journal, "init_host", service_id)
 
-    @rpc.expose
+    @rpc.method
     def echo(self, context: Any, value: Any) -> dict:
         """RPC call: answer with the value, this pid and the request id."""
         # The test looks for this line in the worker's log: oslo.log adds the
@@ -88,12 +86,12 @@ class EchoManager(Manager):
         return {"value": value, "pid": os.getpid(),
                 "request_id": context.request_id}
 
-    @rpc.expose
+    @rpc.method
     def record(self, context: Any, tag: str) -> None:
         """RPC cast: journal ``record <tag>``."""
         append(self.journal, "record", tag)
 
-    @rpc.expose
+    @rpc.method
     def slow(self, context: Any, tag: str, seconds: float) -> None:
         """RPC cast: journal the start, sleep, journal the completion."""
         append(self.journal, "slow-start", tag)

@@ -39,6 +39,8 @@ def error_of(response, code):
     (exception.Invalid("size must be positive"), 400),
     (exception.InvalidStatus(resource="Volume", id="v", status="creating",
                              expected="available"), 409),
+    (exception.RPCVersionTooNew(method="m", version="1.1", topic="t",
+                                cap="1.0"), 409),
     (exception.NotAuthorized(), 401),
     (exception.Forbidden(), 403),
     (exception.ServiceUnavailable(), 503),

@@ -304,3 +304,21 @@ def test_cleanup_stale_keeps_records_stopped_within_down_time(
 
     assert record_for(database).cleanup_stale(DOWN_TIME) == 0
     assert len(services.get_all()) == 1
+
+
+def test_register_records_the_rpc_version(database, services, clock):
+    record = ServiceRecord(database, host=HOST, binary="worker",
+                           topic=TOPIC, rpc_version="1.0")
+    service_id = record.register()
+    assert services.get(service_id).rpc_version == "1.0"
+
+
+def test_upgraded_service_overwrites_its_rpc_version(
+        database, services, clock):
+    ServiceRecord(database, host=HOST, binary="worker", topic=TOPIC,
+                  rpc_version="1.0").register()
+    service_id = ServiceRecord(database, host=HOST, binary="worker",
+                               topic=TOPIC, rpc_version="1.1").register()
+    assert services.get(service_id).rpc_version == "1.1"
+    assert [row.rpc_version for row in services.get_rpc_versions(TOPIC)] \
+        == ["1.1"]

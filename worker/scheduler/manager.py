@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from capstan.common import rpc
+from capstan.common import rpc, rpc_methods
 from capstan.common.db.aggregates import Aggregates
 from capstan.common.manager import Manager
 from capstan.common.periodic import periodic_task
@@ -57,7 +57,7 @@ class SchedulerManagerBase(Manager):
         super().init_host(service_id)
         self._load_aggregates()
 
-    @rpc.expose
+    @rpc.method(rpc_methods.SCHEDULER["update_aggregates"])
     def update_aggregates(self, context: Any, aggregates: list[dict]) -> None:
         """Take every aggregate, as the API sends them after a change."""
         self.host_manager.update_aggregates(aggregates)
