@@ -28,6 +28,7 @@ import functools
 import logging
 import re
 import urllib.parse
+import uuid
 from typing import Any, Callable, Literal
 
 import pydantic
@@ -40,6 +41,7 @@ from capstan.api.policy import OWNER_OR_ADMIN, Policy, documented_rule
 from capstan.common import exception, rpc
 from capstan.common.context import RequestContext
 from capstan.common.db.api import Database
+from capstan.common.db.placement import Placement
 from capstan.common.db.rows import Rows
 
 LOG = logging.getLogger(__name__)
@@ -161,6 +163,52 @@ class Operations:
         self.resource = resource
         self.rows = resource.rows
         self.db = db
+        self.placement = Placement(db)
+
+    def insert(self, context: RequestContext, cast: Callable[[Any], None],
+               *, claim: tuple[str, dict[str, int]] | None = None,
+               **values: Any) -> Any:
+        """Write the new row (a fresh id, ``creating``, the caller's
+        project and user, ``values``), then ``cast(row)``.
+
+        With ``claim`` (host, {resource class: amount}) the row's
+        resources are claimed on that host in the row's transaction
+        (CapacityExceeded, a 409, writes nothing). A cast that cannot be
+        delivered moves the row to ``error`` with a fault and gives its
+        claim back.
+        """
+        now = self.db.now()
+        values = {"id": str(uuid.uuid4()), "status": "creating",
+                  "project_id": context.project_id,
+                  "user_id": context.user_id, "created_at": now,
+                  "updated_at": now, **values}
+        if claim is None:
+            row = self.rows.create(self.db, **values)
+        else:
+            with self.placement.transaction() as connection:
+                row = self.rows.create(self.db, connection=connection,
+                                       **values)
+                self.placement.claim(connection, row.id, *claim)
+        # Only the row as written: a worker may have moved it on since.
+        where = {"host": values["host"]} if "host" in values else None
+
+        def undo(fault: str) -> None:
+            with self.placement.transaction() as connection:
+                if self.rows.cas(self.db, row.id, "creating", where=where,
+                                 connection=connection, status="error",
+                                 fault=fault) and claim is not None:
+                    self.placement.release(connection, row.id)
+
+        self.send(row, "create", lambda: cast(row), undo=undo)
+        return row
+
+    def start_delete(self, row: Any, deletable: tuple[str, ...],
+                     cast: Callable[[], None]) -> None:
+        """``row`` to ``deleting`` (409 unless ``deletable``), then cast;
+        a failed cast puts its status back with a fault."""
+        self.swap(row, deletable, status="deleting")
+        self.send(row, "delete", cast, undo=lambda fault: self.rows.cas(
+            self.db, row.id, "deleting", status=row.status, fault=fault))
 
     def get(self, context: RequestContext, row_id: str) -> Any:
         """A live row the caller may see; the resource's NotFound else."""

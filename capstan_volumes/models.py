@@ -1,13 +1,13 @@
 """The application's table: volumes, on the framework's declarative base."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, Index, Integer, String, Text
+from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from capstan.common.db.models import Base, TimestampMixin
+from capstan.common.db.models import Base, ResourceMixin
 
 
-class Volume(TimestampMixin, Base):
+class Volume(ResourceMixin, Base):
     """A volume of the reference application (DESIGN.md section 3)."""
 
     __tablename__ = "volumes"
@@ -18,14 +18,10 @@ class Volume(TimestampMixin, Base):
         Index("volumes_host_status", "host", "status"),
     )
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(Integer, nullable=False)
-    status: Mapped[str] = mapped_column(String(32), nullable=False)
     host: Mapped[str | None] = mapped_column(String(255))
     availability_zone: Mapped[str | None] = mapped_column(String(255))
-    project_id: Mapped[str | None] = mapped_column(String(255))
-    user_id: Mapped[str | None] = mapped_column(String(255))
     # "metadata" is reserved on declarative classes, hence the attribute name.
     meta: Mapped[dict] = mapped_column("metadata", JSON, nullable=False,
                                        default=dict)
@@ -37,4 +33,3 @@ class Volume(TimestampMixin, Base):
     # volume is creating, its liveness says whether to wait for it.
     scheduled_by: Mapped[str | None] = mapped_column(String(255))
     export_location: Mapped[str | None] = mapped_column(String(1024))
-    fault: Mapped[str | None] = mapped_column(Text)

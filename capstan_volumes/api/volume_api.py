@@ -10,7 +10,6 @@ once per app with a finite retry (``[DEFAULT] rpc_client_retry``).
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from capstan.api.deps import APIDeps
@@ -59,26 +58,20 @@ class VolumeOperations(Operations):
         the row when it re-sends a lost cast."""
         scheduler_hints = _hints(request.scheduler_hints)
         self._check_hinted_volumes(context, scheduler_hints)
-        now = self.db.now()
-        volume = volume_db.create(
-            self.db, id=str(uuid.uuid4()), size=request.size,
-            # NOTE(capstan): "" for "no name" and updated_at set from the
-            # start keep the sortable columns free of NULLs, which keyset
-            # pagination (the list's marker) cannot step over. The view
-            # shows "" as null.
-            name=request.name or "", status="creating", host=None,
+        # NOTE(capstan): "" for "no name" and updated_at set from the
+        # start keep the sortable columns free of NULLs, which keyset
+        # pagination (the list's marker) cannot step over. The view shows
+        # "" as null.
+        volume = self.insert(
+            context, lambda volume: self.scheduler_api.create_volume(
+                context, volume_id=volume.id, request_spec={
+                    "size": volume.size,
+                    "availability_zone": volume.availability_zone,
+                    "scheduler_hints": volume.scheduler_hints}),
+            size=request.size, name=request.name or "", host=None,
             availability_zone=request.availability_zone,
-            project_id=context.project_id, user_id=context.user_id,
-            meta=dict(request.metadata or {}), scheduler_hints=scheduler_hints,
-            schedule_attempts=0, created_at=now, updated_at=now)
-        spec = {"size": volume.size,
-                "availability_zone": volume.availability_zone,
-                "scheduler_hints": volume.scheduler_hints}
-        self.send(volume, "create", lambda: self.scheduler_api.create_volume(
-            context, volume_id=volume.id, request_spec=spec),
-            undo=lambda fault: volume_db.cas_creating(
-                self.db, volume.id, expected_host=None, status="error",
-                fault=fault))
+            meta=dict(request.metadata or {}),
+            scheduler_hints=scheduler_hints, schedule_attempts=0)
         LOG.info("volume %s (%s GiB) sent to the scheduler", volume.id,
                  volume.size)
         return volume
@@ -110,12 +103,9 @@ class VolumeOperations(Operations):
             self.swap(volume, DELETABLE, deleted_at=self.db.now())
             LOG.info("volume %s without a host deleted", volume.id)
             return
-        self.swap(volume, DELETABLE, status="deleting")
-        self.send(volume, "delete", lambda: self.volume_api.delete_volume(
-            context, host=volume.host, volume_id=volume.id),
-            undo=lambda fault: volume_db.cas(
-                self.db, volume.id, "deleting", status=volume.status,
-                fault=fault))
+        self.start_delete(volume, DELETABLE, lambda: self.volume_api.
+                          delete_volume(context, host=volume.host,
+                                        volume_id=volume.id))
         LOG.info("volume %s deletion sent to %s", volume.id, volume.host)
 
     def extend(self, context: RequestContext, volume: Any,

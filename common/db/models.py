@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index,
-                        Integer, String, text)
+                        Integer, String, Text, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -33,6 +33,19 @@ class TimestampMixin:
     updated_at: Mapped[datetime.datetime | None] = mapped_column(
         DateTime, onupdate=utcnow)
     deleted_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+
+
+class ResourceMixin(TimestampMixin):
+    """The columns of every REST resource's table (what
+    :class:`~capstan.common.db.rows.Rows` and the API's resource shape
+    read): an id (a UUID), a status, the owner, the last fault, and the
+    timestamps (``deleted_at``: a soft delete)."""
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    fault: Mapped[str | None] = mapped_column(Text)
 
 
 class Service(TimestampMixin, Base):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import uuid
 from typing import Annotated, Any
 
 import openapi_spec_validator
@@ -42,6 +41,8 @@ class Widget(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     colour: Mapped[str] = mapped_column(String(16))
+    host: Mapped[str | None] = mapped_column(String(255))
+    fault: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16))
     project_id: Mapped[str | None] = mapped_column(String(255))
     user_id: Mapped[str | None] = mapped_column(String(255))
@@ -53,6 +54,7 @@ class Widget(Base):
 class WidgetCreate(Schema):
     name: Text
     colour: Annotated[str, Field(pattern="^(red|blue)$")] = "red"
+    host: Text | None = None   # a host to claim one WIDGET on
 
 
 class Paint(Schema):
@@ -82,22 +84,14 @@ class WidgetOperations(Operations):
         self.sent.append((what, row_id))
 
     def create(self, context: RequestContext, request: WidgetCreate) -> Any:
-        now = self.db.now()
-        row = self.rows.create(
-            self.db, id=str(uuid.uuid4()), name=request.name,
-            colour=request.colour, status="creating",
-            project_id=context.project_id, user_id=context.user_id,
-            created_at=now, updated_at=now)
-        self.send(row, "create", lambda: self._cast("create", row.id),
-                  undo=lambda fault: self.rows.cas(
-                      self.db, row.id, "creating", status="error"))
-        return row
+        claim = (request.host, {"WIDGET": 1}) if request.host else None
+        return self.insert(context, lambda row: self._cast("create", row.id),
+                           claim=claim, name=request.name,
+                           colour=request.colour, host=request.host)
 
     def delete(self, context: RequestContext, row: Any) -> None:
-        self.swap(row, ("ready", "error"), status="deleting")
-        self.send(row, "delete", lambda: self._cast("delete", row.id),
-                  undo=lambda fault: self.rows.cas(
-                      self.db, row.id, "deleting", status=row.status))
+        self.start_delete(row, ("ready", "error"),
+                          lambda: self._cast("delete", row.id))
 
     def paint(self, context: RequestContext, row: Any, args: Paint) -> None:
         self.swap(row, ("ready",), colour=args.colour)
@@ -118,8 +112,8 @@ class Deps:
 
 
 @pytest.fixture
-def app(tmp_path):
-    db = Database(f"sqlite:///{tmp_path}/widgets.sqlite")
+def app(tmp_path, db):
+    # db: the framework's schema (the claims' tables) at head.
     Base.metadata.create_all(db.engine)
     conf = config.make_conf([])
     conf([])
@@ -128,7 +122,6 @@ def app(tmp_path):
     mapper = routes.Mapper(register=False)
     WIDGETS.connect(mapper, Deps(db), Policy(conf, WIDGETS.policy_rules()))
     yield router.Router(mapper)
-    db.dispose()
 
 
 def operations(app) -> WidgetOperations:
@@ -189,6 +182,35 @@ def test_resource_create_failed_cast_undoes_the_row_and_answers_503(app):
 
     [row] = WIDGETS.rows.list_page(operations(app).db)
     assert row.status == "error"
+
+
+def test_resource_create_claims_on_the_host_with_the_row(app):
+    ops = operations(app)
+    ops.placement.set_inventory("h1", "WIDGET", total=1)
+
+    widget = create(app, host="h1")
+    assert ops.placement.allocations(widget["id"]) == {"WIDGET": ("h1", 1)}
+
+    with pytest.raises(exception.CapacityExceeded):
+        call(app, "POST", "/widgets", {"widget": {"name": "x",
+                                                  "host": "h1"}})
+    assert [row.name for row in WIDGETS.rows.list_page(ops.db)] == ["w"]
+
+
+def test_resource_create_failed_cast_gives_the_claim_back(app):
+    ops = operations(app)
+    ops.placement.set_inventory("h1", "WIDGET", total=1)
+    ops.error = messaging.MessageDeliveryFailure("down")
+
+    with pytest.raises(exception.ServiceUnavailable):
+        call(app, "POST", "/widgets", {"widget": {"name": "w",
+                                                  "host": "h1"}})
+
+    [row] = WIDGETS.rows.list_page(ops.db)
+    assert (row.status, row.fault) == (
+        "error", "create failed: the message bus is unavailable")
+    assert ops.placement.allocations(row.id) == {}
+    assert [inv.used for inv in ops.placement.inventories("WIDGET")] == [0]
 
 
 def test_resource_show_is_owner_or_admin(app):
