@@ -238,3 +238,19 @@ def test_pooled_connection_used_just_now_is_not_pinged(pg_url, monkeypatch):
         assert _backend_pid(db) != first
     finally:
         db.dispose()
+
+
+def test_resource_columns_are_the_resource_mixins():
+    class Thing(models.ResourceMixin, models.Base):
+        __tablename__ = "test_resource_columns_things"
+
+    try:
+        declared = {column.name: (str(column.type), column.nullable,
+                                  column.primary_key)
+                    for column in Thing.__table__.columns}
+        spelled = {column.name: (str(column.type), column.nullable,
+                                 column.primary_key)
+                   for column in models.resource_columns()}
+        assert spelled == declared
+    finally:
+        models.Base.metadata.remove(Thing.__table__)
