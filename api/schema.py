@@ -13,6 +13,7 @@ import datetime
 from typing import Annotated, Any, TypeVar
 
 import pydantic
+import sqlalchemy as sa
 from pydantic import ConfigDict, StringConstraints
 
 from capstan.common import exception
@@ -69,6 +70,31 @@ class Query(pydantic.BaseModel):
     """A query string: values arrive as text, numbers are parsed."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# What a column of each SQL type shows as in a view (timestamps: ISO 8601).
+_VIEW_TYPES = {sa.String: str, sa.Text: str, sa.Integer: int,
+               sa.Boolean: bool, sa.Float: float, sa.DateTime: str,
+               sa.JSON: dict}
+
+
+def view_of(model: type, *, exclude: tuple[str, ...] = (),
+            **fields: Any) -> type[View]:
+    """The View of ``model``'s columns (by attribute name, nullable ones
+    ``| None``), less ``exclude``; ``fields`` add fields or give a
+    column a narrower type (an enum of statuses, say)."""
+    declared: dict[str, Any] = {}
+    for attr in sa.inspect(model).column_attrs:
+        column = attr.columns[0]
+        if attr.key in exclude:
+            continue
+        kind = next(python for sql, python in _VIEW_TYPES.items()
+                    if isinstance(column.type, sql))
+        declared[attr.key] = kind | None if column.nullable else kind
+    declared.update(fields)
+    return pydantic.create_model(
+        model.__name__, __base__=View,
+        **{name: (kind, ...) for name, kind in declared.items()})
 
 
 def parse(schema: type[T], data: Any, where: str = "") -> T:

@@ -24,14 +24,18 @@ Used from a Manager::
 """
 from __future__ import annotations
 
+import datetime
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from capstan.common.db.api import Database
 from capstan.common.db.placement import Placement
 from capstan.common.db.rows import Rows
 
 LOG = logging.getLogger(__name__)
+
+# step(..., done=DELETED): the work removed it; soft-delete the row.
+DELETED = "deleted"
 
 
 class HostRows:
@@ -62,6 +66,43 @@ class HostRows:
         """This host's rows in ``statuses``, oldest first: what a restart
         finds in flight."""
         return self.rows.find(self.db, host=self.host, status=statuses)
+
+    def step(self, row_id: str, status: str, action: str,
+             work: Callable[[Any], Any], *,
+             done: dict[str, Any] | str, failed: str = "error",
+             release_failed: bool = False) -> bool:
+        """One worker step on a row of this host's in ``status``: run
+        ``work(row)``, then set ``done`` (or, for :data:`DELETED`,
+        soft-delete it and release its claim); if the work raises, the
+        row goes to ``failed`` with a fault (``release_failed``: and gives
+        its claim back). Returns whether the work ran and succeeded."""
+        row = self.own(row_id, status)
+        if row is None:
+            return False
+        try:
+            work(row)
+        except Exception as exc:
+            self.fail(row_id, status, action, exc, status=failed,
+                      release=release_failed)
+            return False
+        if done == DELETED:
+            self.delete(row_id, status)
+        else:
+            self.finish(row_id, status, **done)
+        LOG.info("%s %s: %s done", self.name, row_id, action)
+        return True
+
+    def resume(self, handlers: dict[str, Callable[[Any], Any]], *,
+               older_than: float = 0) -> None:
+        """Call ``handlers[status](row)`` for each row of this host's in
+        one of their statuses, unchanged for ``older_than`` seconds: what
+        a restart finds in flight, or what a lost cast left behind."""
+        since = self.db.now() - datetime.timedelta(seconds=older_than)
+        for row in self.transitional(tuple(handlers)):
+            if (row.updated_at or row.created_at) <= since:
+                LOG.info("resuming %s %s left %s", self.name, row.id,
+                         row.status)
+                handlers[row.status](row)
 
     def finish(self, row_id: str, expected: str, *, release: bool = False,
                **values: Any) -> bool:

@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from capstan.api.resource import Action, Resource, iso8601
-from capstan.api.schema import (Id, NonEmptyText, Schema, Text, View,
-                                integer)
-from capstan_volumes import db as volume_db
+from capstan.api.schema import (Id, NonEmptyText, Schema, Text, integer,
+                                view_of)
+from capstan_volumes import db as volume_db, models
 from capstan_volumes.api.volume_api import VolumeOperations
 
 MAX_SIZE_GB = 16384
@@ -55,20 +55,12 @@ class Extend(Schema):
                       description="GiB, larger than the volume's size.")
 
 
-class Volume(View):
-    id: str
-    name: str | None
-    size: int
-    status: Status
-    host: str | None
-    availability_zone: str | None
-    project_id: str | None
-    user_id: str | None
-    metadata: dict[str, str]
-    export_location: str | None
-    fault: str | None
-    created_at: str | None
-    updated_at: str | None
+# The document of a volume (DESIGN.md section 3): its columns less what
+# only the scheduler reads; "meta" shows as "metadata".
+Volume = view_of(
+    models.Volume, exclude=("meta", "scheduler_hints", "schedule_attempts",
+                            "scheduled_by", "deleted_at"),
+    status=Status, metadata=dict[str, str])
 
 
 def view(volume: Any) -> dict[str, Any]:

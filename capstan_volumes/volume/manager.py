@@ -16,7 +16,7 @@ from capstan.common import driver as driver_loader
 from capstan.common import rpc
 from capstan.common import exception
 from capstan.common.db.placement import Placement
-from capstan.common.host_rows import HostRows, fault
+from capstan.common.host_rows import DELETED, HostRows, fault
 from capstan.common.manager import SchedulerDependentManager
 from capstan.common.periodic import periodic_task
 from capstan_volumes.scheduler import rpcapi as scheduler_rpcapi
@@ -27,7 +27,6 @@ from capstan_volumes import db as volume_db
 
 LOG = logging.getLogger(__name__)
 
-TRANSITIONAL = ("creating", "deleting", "extending")
 # Volumes that hold no space on their host: their create failed.
 NOT_PROVISIONED = ("error",)
 # Least time between two capability reports sent because a volume changed.
@@ -58,14 +57,12 @@ class VolumeManager(SchedulerDependentManager):
     def init_host(self, service_id: int) -> None:
         self.driver.do_setup()
         context = capstan_context.get_admin_context()
-        for volume in self.volumes.transitional(TRANSITIONAL):
-            LOG.info("recovering volume %s left %s", volume.id, volume.status)
-            if volume.status == "creating":
-                self.create_volume(context, volume.id, publish=False)
-            elif volume.status == "deleting":
-                self.delete_volume(context, volume.id, publish=False)
-            else:
-                self._roll_back_extend(volume)
+        self.volumes.resume({
+            "creating": lambda volume: self.create_volume(
+                context, volume.id, publish=False),
+            "deleting": lambda volume: self.delete_volume(
+                context, volume.id, publish=False),
+            "extending": self._roll_back_extend})
         LOG.info("volume driver %s ready on %s", type(self.driver).__name__,
                  self.host)
 
@@ -96,19 +93,11 @@ class VolumeManager(SchedulerDependentManager):
     def delete_volume(self, context: Any, volume_id: str,
                       publish: bool = True) -> None:
         """Delete the backing volume, then soft-delete the row."""
-        volume = self.volumes.own(volume_id, "deleting")
-        if volume is None:
-            return
-        try:
-            self.driver.delete_volume(volume.id)
-        except Exception as exc:
-            self.volumes.fail(volume_id, "deleting", "delete", exc,
-                              status="error_deleting")
-        else:
-            # Gone and its capacity given back, together: a duplicate
-            # delete finds the row gone and frees nothing twice.
-            self.volumes.delete(volume_id)
-            LOG.info("volume %s deleted", volume_id)
+        # Gone and its capacity given back, together: a duplicate delete
+        # finds the row gone and frees nothing twice.
+        self.volumes.step(volume_id, "deleting", "delete",
+                          lambda volume: self.driver.delete_volume(volume.id),
+                          done=DELETED, failed="error_deleting")
         if publish:
             self._report_change(context)
 

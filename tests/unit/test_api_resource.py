@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import openapi_spec_validator
 import oslo_messaging as messaging
@@ -17,7 +17,7 @@ from pydantic import Field
 from sqlalchemy import DateTime, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from capstan.api import openapi, router, wsgi_util
+from capstan.api import openapi, router, schema, wsgi_util
 from capstan.api.policy import Policy
 from capstan.api.resource import Action, Operations, Resource
 from capstan.api.schema import Schema, Text, View
@@ -305,6 +305,19 @@ def test_resource_delete_swaps_then_sends_and_undoes_on_failure(app):
     ops.error = None
     assert call(app, "DELETE", f"/widgets/{widget['id']}").status_int == 202
     assert WIDGETS.rows.get(ops.db, widget["id"]).status == "deleting"
+
+
+def test_view_of_a_model_reads_its_columns():
+    view = schema.view_of(Widget, exclude=("deleted_at", "user_id"),
+                          status=Literal["ready"], extra=int)
+    fields = view.model_fields
+    assert list(fields)[-1] == "extra"
+    assert "deleted_at" not in fields and "user_id" not in fields
+    assert fields["name"].annotation is str
+    assert fields["host"].annotation == str | None
+    assert fields["created_at"].annotation is str
+    assert fields["status"].annotation == Literal["ready"]
+    assert view.__name__ == "Widget"
 
 
 def test_resource_policy_rules_cover_every_operation():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from capstan.common.db.placement import Placement
-from capstan.common.host_rows import HostRows
+from capstan.common.host_rows import DELETED, HostRows
 from tests.unit.test_api_resource import WIDGETS, Base
 
 
@@ -76,3 +76,52 @@ def test_host_rows_transitional_lists_this_hosts_rows(db, placement):
     rows = HostRows(db, WIDGETS.rows, "h1", placement)
     assert {row.id for row in rows.transitional(("creating", "deleting"))
             } == {creating, deleting}
+
+
+def test_host_rows_step_runs_the_work_then_sets_done(db, placement):
+    rows = HostRows(db, WIDGETS.rows, "h1", placement)
+    mine = widget(db, placement)
+    seen = []
+
+    assert rows.step(mine, "creating", "create", seen.append,
+                     done={"status": "available"})
+    assert [row.id for row in seen] == [mine]
+    assert WIDGETS.rows.state(db, mine).status == "available"
+    # A duplicate cast finds it moved on: the work does not run again.
+    assert not rows.step(mine, "creating", "create", seen.append,
+                         done={"status": "available"})
+    assert len(seen) == 1
+
+
+def test_host_rows_step_failure_moves_to_failed_with_a_fault(db, placement):
+    rows = HostRows(db, WIDGETS.rows, "h1", placement)
+    mine = widget(db, placement, status="deleting")
+
+    def broken(row):
+        raise OSError("busy")
+
+    assert not rows.step(mine, "deleting", "delete", broken, done=DELETED,
+                         failed="error_deleting")
+    row = WIDGETS.rows.state(db, mine)
+    assert (row.status, row.fault) == ("error_deleting",
+                                       "delete failed: busy")
+    assert placement.allocations(mine) == {"WIDGET": ("h1", 2)}
+
+
+def test_host_rows_step_deleted_releases_the_claim(db, placement):
+    rows = HostRows(db, WIDGETS.rows, "h1", placement)
+    mine = widget(db, placement, status="deleting")
+    assert rows.step(mine, "deleting", "delete", lambda row: None,
+                     done=DELETED)
+    assert WIDGETS.rows.state(db, mine) is None
+    assert placement.allocations(mine) == {}
+
+
+def test_host_rows_resume_only_what_is_old_enough(db, placement):
+    rows = HostRows(db, WIDGETS.rows, "h1", placement)
+    mine = widget(db, placement)
+    resumed = []
+    rows.resume({"creating": resumed.append}, older_than=60)
+    assert resumed == []
+    rows.resume({"creating": resumed.append})
+    assert [row.id for row in resumed] == [mine]
