@@ -7,6 +7,7 @@ it. Nothing in ``api/`` builds a config, an engine or a transport itself.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import oslo_messaging
 from oslo_config import cfg
@@ -43,3 +44,10 @@ class APIDeps:
             self.aggregates = Aggregates(self.db)
         if self.upgrade_levels is None:
             self.upgrade_levels = UpgradeLevels(self.conf, self.services)
+
+    def client(self, rpcapi_class: type) -> Any:
+        """An rpcapi client for REST requests: the API's finite retry
+        (``[DEFAULT] rpc_client_retry``) and the process's version caps."""
+        return rpcapi_class(self.transport,
+                            retry=self.conf.rpc_client_retry,
+                            upgrade_levels=self.upgrade_levels)

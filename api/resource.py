@@ -215,6 +215,18 @@ class Operations:
         return self.rows.get(self.db, row_id,
                              project_id=self.scope(context))
 
+    def require(self, context: RequestContext, rows: Rows, row_id: str,
+                statuses: tuple[str, ...] | None = None) -> Any:
+        """A row a request names (the source of a copy, say): one the caller
+        may see (its NotFound else), in ``statuses`` if given (409
+        else)."""
+        row = rows.get(self.db, row_id.lower(), project_id=self.scope(context))
+        if statuses is not None and row.status not in statuses:
+            raise exception.InvalidStatus(
+                resource=rows.model.__name__, id=row.id, status=row.status,
+                expected=", ".join(statuses))
+        return row
+
     def scope(self, context: RequestContext) -> str | None:
         """The project whose rows the caller sees; None: every project."""
         if context.is_admin:

@@ -43,12 +43,9 @@ class VolumeOperations(Operations):
                   deps: APIDeps) -> "VolumeOperations":
         """Build the RPC clients once, with the API's finite retry and
         its version caps."""
-        retry, levels = deps.conf.rpc_client_retry, deps.upgrade_levels
         return cls(resource, deps.db,
-                   scheduler_rpcapi.SchedulerAPI(deps.transport, retry=retry,
-                                                 upgrade_levels=levels),
-                   volume_rpcapi.VolumeAPI(deps.transport, retry=retry,
-                                           upgrade_levels=levels))
+                   deps.client(scheduler_rpcapi.SchedulerAPI),
+                   deps.client(volume_rpcapi.VolumeAPI))
 
     # -- create -----------------------------------------------------------
 
@@ -83,7 +80,7 @@ class VolumeOperations(Operations):
         for hint in ID_HINTS:
             for volume_id in hints.get(hint, ()):
                 try:
-                    self.get(context, volume_id)
+                    self.require(context, self.rows, volume_id)
                 except exception.NotFound:
                     raise exception.Invalid(
                         f"scheduler_hints.{hint} names {volume_id}, which "

@@ -341,3 +341,14 @@ def test_resource_openapi_document_is_valid(tmp_path):
                                       "/v1/widgets/{id}/action"}
     assert {"WidgetCreate", "WidgetView", "Paint", "WidgetList"} <= set(
         document["components"]["schemas"])
+
+
+def test_operations_require_a_visible_row_in_a_status(app):
+    ops = operations(app)
+    theirs = create(app, context=OTHER)["id"]
+    mine = create(app)["id"]
+    assert ops.require(MEMBER, WIDGETS.rows, mine.upper()).id == mine
+    with pytest.raises(exception.NotFound):
+        ops.require(MEMBER, WIDGETS.rows, theirs)
+    with pytest.raises(exception.InvalidStatus, match="needs one of ready"):
+        ops.require(MEMBER, WIDGETS.rows, mine, ("ready",))
