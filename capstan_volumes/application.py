@@ -29,9 +29,10 @@ def _policies() -> list:
 
 
 def _resources() -> list:
+    from capstan_volumes.api.snapshots import SNAPSHOTS
     from capstan_volumes.api.volumes import VOLUMES
 
-    return [VOLUMES]
+    return [VOLUMES, SNAPSHOTS]
 
 
 def _openapi() -> dict:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from capstan.common.db.api import Database
 from capstan.common.db.rows import Rows
 from capstan_volumes.exception import VolumeNotFound
-from capstan_volumes.models import Volume
+from capstan_volumes.models import Snapshot, Volume
 
 VOLUMES = Rows(
     Volume, not_found=lambda volume_id: VolumeNotFound(volume_id=volume_id),
@@ -24,6 +24,7 @@ VOLUMES = Rows(
     nullable_text=("name", "host", "availability_zone"),
     defaults={"meta": dict, "scheduler_hints": dict,
               "schedule_attempts": int})
+SNAPSHOTS = Rows(Snapshot, nullable_text=("name",))
 TABLE = Volume.__table__
 
 

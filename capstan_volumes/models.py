@@ -33,3 +33,18 @@ class Volume(ResourceMixin, Base):
     # volume is creating, its liveness says whether to wait for it.
     scheduled_by: Mapped[str | None] = mapped_column(String(255))
     export_location: Mapped[str | None] = mapped_column(String(1024))
+    snapshot_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class Snapshot(ResourceMixin, Base):
+    """A copy of a volume as it was, kept on the volume's host."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (Index("snapshots_created", "created_at", "id"),
+                      Index("snapshots_volume", "volume_id"))
+
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(255))
+    volume_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    host: Mapped[str] = mapped_column(String(255), nullable=False)

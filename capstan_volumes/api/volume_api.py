@@ -55,6 +55,14 @@ class VolumeOperations(Operations):
         the row when it re-sends a lost cast."""
         scheduler_hints = _hints(request.scheduler_hints)
         self._check_hinted_volumes(context, scheduler_hints)
+        if request.snapshot_id:
+            snapshot = self.require(context, volume_db.SNAPSHOTS,
+                                    request.snapshot_id, ("available",))
+            if request.size < snapshot.size:
+                raise exception.Invalid(f"volume.size must be at least the "
+                                        f"snapshot's, {snapshot.size} GiB.")
+            # On the snapshot's host: where its source volume is.
+            scheduler_hints["same_host"] = [snapshot.volume_id]
         # NOTE(capstan): "" for "no name" and updated_at set from the
         # start keep the sortable columns free of NULLs, which keyset
         # pagination (the list's marker) cannot step over. The view shows
@@ -68,7 +76,8 @@ class VolumeOperations(Operations):
             size=request.size, name=request.name or "", host=None,
             availability_zone=request.availability_zone,
             meta=dict(request.metadata or {}),
-            scheduler_hints=scheduler_hints, schedule_attempts=0)
+            scheduler_hints=scheduler_hints, schedule_attempts=0,
+            snapshot_id=request.snapshot_id and request.snapshot_id.lower())
         LOG.info("volume %s (%s GiB) sent to the scheduler", volume.id,
                  volume.size)
         return volume
@@ -94,6 +103,11 @@ class VolumeOperations(Operations):
         A volume in a transitional status raises InvalidStatus (409).
         """
         self.check_status(volume, DELETABLE)
+        snapshots = volume_db.SNAPSHOTS.find(self.db, volume_id=volume.id)
+        if snapshots:
+            raise exception.Conflict(
+                f"Volume {volume.id} has snapshots "
+                f"{', '.join(s.id for s in snapshots)}; delete them first.")
         if volume.host is None:
             # Never placed (it failed before scheduling): no backing
             # storage anywhere, so the row goes at once.

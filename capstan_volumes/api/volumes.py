@@ -48,6 +48,8 @@ class VolumeCreate(Schema):
     metadata: Annotated[dict[NonEmptyText, Text],
                         Field(max_length=64)] | None = None
     scheduler_hints: SchedulerHints | None = None
+    # From this snapshot, on its host; size >= the snapshot's.
+    snapshot_id: Id | None = None
 
 
 class Extend(Schema):
@@ -78,6 +80,7 @@ def view(volume: Any) -> dict[str, Any]:
         "metadata": dict(volume.meta or {}),
         "export_location": volume.export_location,
         "fault": volume.fault,
+        "snapshot_id": volume.snapshot_id,
         "created_at": iso8601(volume.created_at),
         "updated_at": iso8601(volume.updated_at),
     }

@@ -49,6 +49,8 @@ class VolumeManager(SchedulerDependentManager):
         self.placement = Placement(self.db)
         self.volumes = HostRows(self.db, volume_db.VOLUMES, self.host,
                                 self.placement)
+        self.snapshots = HostRows(self.db, volume_db.SNAPSHOTS, self.host,
+                                  self.placement)
         self.driver = driver or driver_loader.load(
             base.NAMESPACE, self.conf.volume_driver, host=self.host,
             options=_driver_options(self.conf))
@@ -63,6 +65,7 @@ class VolumeManager(SchedulerDependentManager):
             "deleting": lambda volume: self.delete_volume(
                 context, volume.id, publish=False),
             "extending": self._roll_back_extend})
+        self.resume_snapshots(context, older_than=0)
         LOG.info("volume driver %s ready on %s", type(self.driver).__name__,
                  self.host)
 
@@ -74,7 +77,10 @@ class VolumeManager(SchedulerDependentManager):
         if volume is None:
             return
         try:
-            location = self.driver.create_volume(volume.id, volume.size)
+            location = (self.driver.create_volume_from_snapshot(
+                volume.id, volume.size, volume.snapshot_id)
+                if volume.snapshot_id else
+                self.driver.create_volume(volume.id, volume.size))
         except Exception as exc:
             self.volumes.fail(volume_id, "creating", "create", exc,
                               release=True)
@@ -131,6 +137,25 @@ class VolumeManager(SchedulerDependentManager):
                           size=new_size, fault=None)
             LOG.info("volume %s extended to %s GiB", volume_id, new_size)
         self.publish_service_capabilities(context)
+
+    @rpc.method(METHODS["create_snapshot"])
+    def create_snapshot(self, context: Any, snapshot_id: str) -> None:
+        self.snapshots.step(snapshot_id, "creating", "create", lambda s: self.
+                            driver.create_snapshot(s.id, s.volume_id),
+                            done={"status": "available"}, release_failed=True)
+
+    @rpc.method(METHODS["delete_snapshot"])
+    def delete_snapshot(self, context: Any, snapshot_id: str) -> None:
+        self.snapshots.step(snapshot_id, "deleting", "delete", lambda s: self.
+                            driver.delete_snapshot(s.id), done=DELETED)
+
+    @periodic_task(spacing=60)
+    def resume_snapshots(self, context: Any, older_than: float = 60) -> None:
+        """Finish the snapshots left in flight by a restart or a lost cast."""
+        self.snapshots.resume({
+            "creating": lambda s: self.create_snapshot(context, s.id),
+            "deleting": lambda s: self.delete_snapshot(context, s.id),
+        }, older_than=older_than)
 
     @periodic_task(spacing=60, run_immediately=True)
     def sync_volume_info(self, context: Any) -> None:

@@ -15,6 +15,7 @@ Version history:
 
 * 1.0 - ``publish_service_capabilities`` (fanout), ``create_volume``,
   ``delete_volume``, ``extend_volume`` (casts to one host).
+* 1.1 - ``create_snapshot``, ``delete_snapshot`` (casts to one host).
 """
 from __future__ import annotations
 
@@ -28,4 +29,6 @@ METHODS = {
     "create_volume": MethodSpec.of("1.0"),
     "delete_volume": MethodSpec.of("1.0"),
     "extend_volume": MethodSpec.of("1.0"),
+    "create_snapshot": MethodSpec.of("1.1"),
+    "delete_snapshot": MethodSpec.of("1.1"),
 }

@@ -186,6 +186,6 @@ def test_app_list_shows_each_application_topics_branch_and_plugins(run):
             in lines)
     assert ("  topic scheduler: "
             "capstan_volumes.scheduler.manager.SchedulerManager") in lines
-    assert any(line.startswith("  migrations: ") and "(head 0004)" in line
+    assert any(line.startswith("  migrations: ") and "(head 0005)" in line
                for line in lines), out
     assert "  plugins capstan.volume.drivers: fake, file" in lines

@@ -40,3 +40,16 @@ class VolumeDriver(abc.ABC):
     @abc.abstractmethod
     def list_volumes(self) -> list[str]:
         """Return the ids of the volumes this backend holds."""
+
+    def create_snapshot(self, snapshot_id: str, volume_id: str) -> None:
+        """Copy the volume as it is now; idempotent."""
+        raise NotImplementedError(f"{type(self).__name__}: no snapshots")
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        """Delete the snapshot; a missing one is not an error."""
+        raise NotImplementedError(f"{type(self).__name__}: no snapshots")
+
+    def create_volume_from_snapshot(self, volume_id: str, size_gb: int,
+                                    snapshot_id: str) -> str:
+        """Create the volume with the snapshot's content; idempotent."""
+        raise NotImplementedError(f"{type(self).__name__}: no snapshots")

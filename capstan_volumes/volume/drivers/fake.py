@@ -13,6 +13,7 @@ class FakeDriver(VolumeDriver):
         super().__init__(**kwargs)
         self.capacity_gb = int(self.options.get("capacity_gb") or 1000)
         self.volumes: dict[str, int] = {}
+        self.snapshots: dict[str, str] = {}
 
     def get_capabilities(self) -> dict:
         used = sum(self.volumes.values())
@@ -37,3 +38,16 @@ class FakeDriver(VolumeDriver):
 
     def list_volumes(self) -> list[str]:
         return sorted(self.volumes)
+
+    # NOTE(capstan): no checks that the volume or snapshot is here: the
+    # fake keeps nothing over a restart, and a worker restarted in a test
+    # must go on with the rows it finds.
+    def create_snapshot(self, snapshot_id: str, volume_id: str) -> None:
+        self.snapshots[snapshot_id] = volume_id
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        self.snapshots.pop(snapshot_id, None)
+
+    def create_volume_from_snapshot(self, volume_id: str, size_gb: int,
+                                    snapshot_id: str) -> str:
+        return self.create_volume(volume_id, size_gb)
