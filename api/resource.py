@@ -27,6 +27,7 @@ import datetime
 import functools
 import logging
 import re
+import sys
 import urllib.parse
 import uuid
 from typing import Any, Callable, Literal
@@ -175,7 +176,7 @@ class Operations:
         resources are claimed on that host in the row's transaction
         (CapacityExceeded, a 409, writes nothing). A cast that cannot be
         delivered moves the row to ``error`` with a fault and gives its
-        claim back.
+        claim back; one refused before it was sent (409) leaves no row.
         """
         now = self.db.now()
         values = {"id": str(uuid.uuid4()), "status": "creating",
@@ -192,14 +193,17 @@ class Operations:
         # Only the row as written: a worker may have moved it on since.
         where = {"host": values["host"]} if "host" in values else None
 
-        def undo(fault: str) -> None:
+        def undo(fault: str | None = None) -> None:
+            # With a fault: the row stays, in error; without: it goes.
+            change = ({"status": "error", "fault": fault} if fault else
+                      {"deleted_at": self.db.now()})
             with self.placement.transaction() as connection:
                 if self.rows.cas(self.db, row.id, "creating", where=where,
-                                 connection=connection, status="error",
-                                 fault=fault) and claim is not None:
+                                 connection=connection, **change) \
+                        and claim is not None:
                     self.placement.release(connection, row.id)
 
-        self.send(row, "create", lambda: cast(row), undo=undo)
+        self.send(row, "create", lambda: cast(row), undo=undo, refused=undo)
         return row
 
     def start_delete(self, row: Any, deletable: tuple[str, ...],
@@ -208,7 +212,9 @@ class Operations:
         a failed cast puts its status back with a fault."""
         self.swap(row, deletable, status="deleting")
         self.send(row, "delete", cast, undo=lambda fault: self.rows.cas(
-            self.db, row.id, "deleting", status=row.status, fault=fault))
+            self.db, row.id, "deleting", status=row.status, fault=fault),
+            refused=lambda: self.rows.cas(self.db, row.id, "deleting",
+                                          status=row.status))
 
     def get(self, context: RequestContext, row_id: str) -> Any:
         """A live row the caller may see; the resource's NotFound else."""
@@ -261,12 +267,16 @@ class Operations:
         raise self.invalid_status(row.id, current.status, allowed)
 
     def send(self, row: Any, action: str, cast: Callable[[], None],
-             undo: Callable[[str], Any]) -> None:
+             undo: Callable[[str], Any],
+             refused: Callable[[], Any] | None = None) -> None:
         """Cast; if that fails, undo the row's change and re-raise.
 
         A broker failure becomes ServiceUnavailable (503); anything else
         is a bug, re-raised as it is (500), with the row undone all the
-        same.
+        same. A cast refused before it was sent (a Conflict: an RPC
+        version the running services do not speak yet) calls ``refused``
+        instead, when given: the request had no effect, so the row's
+        change goes without a trace.
         """
         name = self.resource.name
         try:
@@ -277,9 +287,12 @@ class Operations:
             undo(f"{action} failed: {NOT_SENT}")
             raise exception.ServiceUnavailable() from exc
         except exception.Conflict:
-            # Refused before anything was sent (an RPC version the
-            # running services do not speak yet): the client's 409.
-            undo(f"{action} failed: the request was refused")
+            LOG.warning("%s of %s %s refused: %s", action, name, row.id,
+                        sys.exc_info()[1])
+            if refused is None:
+                undo(f"{action} failed: the request was refused")
+            else:
+                refused()
             raise
         except Exception:
             LOG.exception("sending %s of %s %s failed", action, name, row.id)

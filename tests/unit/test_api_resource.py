@@ -352,3 +352,31 @@ def test_operations_require_a_visible_row_in_a_status(app):
         ops.require(MEMBER, WIDGETS.rows, theirs)
     with pytest.raises(exception.InvalidStatus, match="needs one of ready"):
         ops.require(MEMBER, WIDGETS.rows, mine, ("ready",))
+
+
+def test_resource_create_refused_by_the_rpc_cap_leaves_no_row(app):
+    ops = operations(app)
+    ops.placement.set_inventory("h1", "WIDGET", total=1)
+    ops.error = exception.RPCVersionTooNew(method="create", version="1.1",
+                                           topic="widget", cap="1.0")
+
+    with pytest.raises(exception.RPCVersionTooNew):
+        call(app, "POST", "/widgets", {"widget": {"name": "w",
+                                                  "host": "h1"}})
+
+    assert WIDGETS.rows.list_page(ops.db) == []
+    assert [inv.used for inv in ops.placement.inventories("WIDGET")] == [0]
+
+
+def test_resource_delete_refused_by_the_rpc_cap_changes_nothing(app):
+    widget = create(app)
+    ready(app, widget["id"])
+    ops = operations(app)
+    ops.error = exception.RPCVersionTooNew(method="delete", version="1.1",
+                                           topic="widget", cap="1.0")
+
+    with pytest.raises(exception.RPCVersionTooNew):
+        call(app, "DELETE", f"/widgets/{widget['id']}")
+
+    row = WIDGETS.rows.get(ops.db, widget["id"])
+    assert (row.status, row.fault) == ("ready", None)
