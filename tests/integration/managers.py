@@ -26,6 +26,7 @@ from oslo_config import cfg
 from capstan.common import rpc
 from capstan.common.manager import Manager
 from capstan.common.periodic import periodic_task
+from capstan_volumes.volume.manager import VolumeManager
 
 LOG = logging.getLogger(__name__)
 
@@ -134,3 +135,15 @@ class SingletonManager(Manager):
     @periodic_task(spacing=1)
     def tick(self, context: Any) -> None:
         append(self.journal, "tick")
+
+
+class PreSnapshotVolumeManager(VolumeManager):
+    """The volume Manager as it was before snapshots: RPC 1.0, no
+    snapshot methods (a subclass's attribute hides its base's, so the
+    derived version is 1.0). For the rolling-upgrade test."""
+
+    create_snapshot = None
+    delete_snapshot = None
+
+    def resume_snapshots(self, context: Any, older_than: float = 60) -> None:
+        """Nothing: this version knows no snapshots."""
