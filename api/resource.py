@@ -222,11 +222,18 @@ class Operations:
                              project_id=self.scope(context))
 
     def require(self, context: RequestContext, rows: Rows, row_id: str,
-                statuses: tuple[str, ...] | None = None) -> Any:
-        """A row a request names (the source of a copy, say): one the caller
-        may see (its NotFound else), in ``statuses`` if given (409
-        else)."""
-        row = rows.get(self.db, row_id.lower(), project_id=self.scope(context))
+                statuses: tuple[str, ...] | None = None, *,
+                field: str = "The request") -> Any:
+        """A row a request names in ``field`` (the source of a copy, say):
+        one the caller may see (400 naming the field else: the request is
+        wrong, not its URL), in ``statuses`` if given (409 else)."""
+        try:
+            row = rows.get(self.db, row_id.lower(),
+                           project_id=self.scope(context))
+        except exception.NotFound:
+            raise exception.Invalid(
+                f"{field} names {row_id}, which is not a "
+                f"{rows.model.__name__.lower()} you can see.") from None
         if statuses is not None and row.status not in statuses:
             raise exception.InvalidStatus(
                 resource=rows.model.__name__, id=row.id, status=row.status,

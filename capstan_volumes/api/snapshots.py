@@ -33,7 +33,7 @@ class SnapshotOperations(Operations):
 
     def create(self, context: Any, request: SnapshotCreate) -> Any:
         volume = self.require(context, volume_db.VOLUMES, request.volume_id,
-                              ("available",))
+                              ("available",), field="snapshot.volume_id")
         return self.insert(
             context, lambda snapshot: self.volume_api.cast(
                 context, "create_snapshot", server=snapshot.host,

@@ -57,7 +57,8 @@ class VolumeOperations(Operations):
         self._check_hinted_volumes(context, scheduler_hints)
         if request.snapshot_id:
             snapshot = self.require(context, volume_db.SNAPSHOTS,
-                                    request.snapshot_id, ("available",))
+                                    request.snapshot_id, ("available",),
+                                    field="volume.snapshot_id")
             if request.size < snapshot.size:
                 raise exception.Invalid(f"volume.size must be at least the "
                                         f"snapshot's, {snapshot.size} GiB.")
@@ -88,12 +89,8 @@ class VolumeOperations(Operations):
         # same_host would tell a project where another's volumes live.
         for hint in ID_HINTS:
             for volume_id in hints.get(hint, ()):
-                try:
-                    self.require(context, self.rows, volume_id)
-                except exception.NotFound:
-                    raise exception.Invalid(
-                        f"scheduler_hints.{hint} names {volume_id}, which "
-                        "is not a volume you can see.") from None
+                self.require(context, self.rows, volume_id,
+                             field=f"scheduler_hints.{hint}")
 
     # -- delete and extend ------------------------------------------------
 

@@ -113,6 +113,6 @@ def test_all_in_one_snapshot_refusals(aio):
     assert aio.request("GET", f"/v1/snapshots/{snapshot['id']}",
                        other).status_code == 404
     assert aio.request("POST", "/v1/snapshots", other, json={"snapshot": {
-        "volume_id": source["id"]}}).status_code == 404
+        "volume_id": source["id"]}}).status_code == 400
     assert aio.request("GET", "/v1/snapshots", other).json() == {
         "snapshots": []}

@@ -60,12 +60,13 @@ def live(tmp_path_factory):
 
 # A 400 to a schema-valid request is a failure (schemathesis'
 # positive_data_acceptance), except for these constraints, which JSON
-# Schema cannot state: a reference to a volume the caller cannot see
-# (marker, scheduler hints), an extend that does not grow the volume, a
+# Schema cannot state: a reference to a row the caller cannot see
+# (marker, scheduler hints, the volume of a snapshot, the snapshot of a
+# volume), an extend that does not grow the volume, a
 # metadata key that is empty or holds a NUL (OpenAPI 3.0 has no
 # propertyNames), and an aggregate's metadata outgrowing 64 items over
 # several requests. Matched on the error message the API answers with.
-SEMANTIC_400 = ("is not a volume you can see",
+SEMANTIC_400 = ("you can see",
                 "must be larger than the volume's size",
                 "a volume.metadata key",
                 "aggregate_metadata key",

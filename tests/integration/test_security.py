@@ -59,6 +59,7 @@ FORGED_ADMIN = {
 # The methods each manager deliberately serves over RPC.
 EXPOSED = {
     VolumeManager: {"create_volume", "delete_volume", "extend_volume",
+                    "create_snapshot", "delete_snapshot",
                     "publish_service_capabilities"},
     SchedulerManager: {"create_volume", "get_pools", "sync_volume_info",
                        "update_aggregates", "update_service_capabilities"},

@@ -148,7 +148,8 @@ def test_snapshot_refusals(cluster):
     response = cluster.request("POST", "/v1/snapshots",
                                token=cluster.member_token,
                                json={"snapshot": {"volume_id": source["id"]}})
-    assert response.status_code == 404
+    assert response.status_code == 400
+    assert "not a volume you can see" in response.text
 
     # Capacity: snapshots claim the host's disk like volumes do. vol-c has
     # 40 GiB; a 20 GiB volume and one snapshot fill it (with the 1 GiB

@@ -348,7 +348,8 @@ def test_operations_require_a_visible_row_in_a_status(app):
     theirs = create(app, context=OTHER)["id"]
     mine = create(app)["id"]
     assert ops.require(MEMBER, WIDGETS.rows, mine.upper()).id == mine
-    with pytest.raises(exception.NotFound):
+    with pytest.raises(exception.Invalid,
+                       match="names .*, which is not a widget you can see"):
         ops.require(MEMBER, WIDGETS.rows, theirs)
     with pytest.raises(exception.InvalidStatus, match="needs one of ready"):
         ops.require(MEMBER, WIDGETS.rows, mine, ("ready",))
