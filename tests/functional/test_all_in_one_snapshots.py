@@ -116,3 +116,24 @@ def test_all_in_one_snapshot_refusals(aio):
         "volume_id": source["id"]}}).status_code == 400
     assert aio.request("GET", "/v1/snapshots", other).json() == {
         "snapshots": []}
+
+
+def test_all_in_one_killed_during_snapshots_finishes_them_on_restart(start):
+    first = start(OS_API__BIND_PORT="0")
+    first.wait_ready()
+    source = create(first, "volume", {"size": 1})
+    wait_status(first, source["id"], "available")
+    ids = [create(first, "snapshot", {"volume_id": source["id"]})["id"]
+           for _ in range(5)]
+    first.kill()  # SIGKILL, wherever the snapshots were
+
+    again = start(OS_API__BIND_PORT="0")
+    again.wait_ready()
+    for snapshot_id in ids:
+        snapshot_status(again, snapshot_id, "available")
+    snaps = sorted(p.stem for p in (again.state_path / "volumes").glob(
+        "*.snap"))
+    assert snaps == sorted(ids)
+    assert not list((again.state_path / "volumes").glob("*.part"))
+    assert sum(amount for consumer, amount in allocations(again).items()
+               if consumer in ids) == 5
