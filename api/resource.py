@@ -37,6 +37,7 @@ import webob
 from oslo_policy import policy as oslo_policy
 
 from capstan.api import schema, wsgi_util
+from capstan.api.admission import Admission
 from capstan.api.deps import APIDeps
 from capstan.api.policy import OWNER_OR_ADMIN, Policy, documented_rule
 from capstan.common import exception, rpc
@@ -131,8 +132,13 @@ class Resource:
 
     def connect(self, mapper: Any, deps: APIDeps, policy: Policy) -> None:
         """Connect the resource's routes (its operations built once)."""
-        controller = ResourceController(self, self.operations(self, deps),
-                                        policy)
+        operations = self.operations(self, deps)
+        admission = Admission(
+            self.collection,
+            lambda: self.rows.count(operations.db, "creating"),
+            limit=deps.conf.api.max_creating,
+            refresh=deps.conf.api.admission_refresh_interval)
+        controller = ResourceController(self, operations, policy, admission)
         base = f"/{self.collection}"
         # Ids are checked by the controller: a malformed one is 404, like
         # an unknown one.
@@ -311,10 +317,11 @@ class ResourceController:
     """The REST methods of one :class:`Resource`."""
 
     def __init__(self, resource: Resource, operations: Operations,
-                 policy: Policy) -> None:
+                 policy: Policy, admission: Admission | None = None) -> None:
         self.resource = resource
         self.operations = operations
         self.policy = policy
+        self.admission = admission
         self._rule = {op: f"{resource.collection}:{op}" for op in
                       ("get_all", "get", "create", "delete",
                        *resource.actions)}
@@ -351,10 +358,13 @@ class ResourceController:
         return wsgi_util.json_response(body)
 
     def create(self, req: webob.Request) -> webob.Response:
-        """The row now, the work later (202)."""
+        """The row now, the work later (202); 503 at once while too many
+        are being created (:mod:`capstan.api.admission`)."""
         name = self.resource.name
         context = wsgi_util.context_of(req)
         self.policy.authorize(context, self._rule["create"])
+        if self.admission is not None:
+            self.admission.admit()
         body = _only_key(wsgi_util.read_json_object(req), name)
         request = schema.parse(self.resource.create_schema, body, name)
         row = self.operations.create(context, request)

@@ -144,6 +144,19 @@ api_opts = [
                help="Service records soft-deleted more than this many days "
                     "ago are removed for good by a periodic task of the "
                     "API. 0 keeps them forever."),
+    cfg.IntOpt("max_creating", default=1000, min=0,
+               help="Load shedding: while this many rows of a resource "
+                    "are being created (status 'creating', counted in the "
+                    "database every admission_refresh_interval), new "
+                    "creates of it answer 503 with Retry-After at once, "
+                    "before touching the database, instead of queueing "
+                    "behind the backlog. Each api-server process counts "
+                    "its own admissions between two reads, so with N "
+                    "processes the backlog may pass the bound by what N "
+                    "admit in one interval. 0: no bound."),
+    cfg.FloatOpt("admission_refresh_interval", default=1.0, min=0.05,
+                 help="Seconds between two counts of the rows being "
+                      "created, per resource and api-server process."),
 ]
 
 

@@ -23,6 +23,7 @@ its errors the same way. The tree::
      +-- NotAuthorized           no or wrong credentials
      +-- Forbidden               credentials fine, policy says no
      +-- ServiceUnavailable      a backend (database, broker) cannot be reached
+     |    +-- Overloaded         too much in flight: retry after a while
      +-- NoValidHost             the scheduler found no host for a request
      +-- DriverNotFound          a driver name loads nothing
      +-- ManagerNotFound         a manager path loads nothing
@@ -158,6 +159,19 @@ class ServiceUnavailable(CapstanError):
     """
 
     msg_fmt = "A backend service is unavailable; try again later."
+
+
+class Overloaded(ServiceUnavailable):
+    """More work is in flight than the deployment takes: the request was
+    refused before it did anything. The caller retries after
+    ``retry_after`` seconds (the API's Retry-After header)."""
+
+    msg_fmt = ("%(count)s %(what)s are being created already (the bound is "
+               "%(limit)s); try again in %(retry_after)s s.")
+
+    def __init__(self, message: str | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = int(kwargs.get("retry_after", 1))
 
 
 class NoValidHost(CapstanError):

@@ -7,6 +7,7 @@ Checked in this order, most specific first::
     capstan.common.exception.Conflict            409
     capstan.common.exception.NotAuthorized       401
     capstan.common.exception.Forbidden           403
+    capstan.common.exception.Overloaded          503  (its message, Retry-After)
     capstan.common.exception.ServiceUnavailable  503  (generic message; detail logged)
     oslo.messaging RemoteError,
       RPCVersionCapError, InvalidTarget  500  (a bug, not an outage)
@@ -115,6 +116,8 @@ def fault_response(req: webob.Request, exc: Exception) -> webob.Response:
         wsgi_util.error_body(code, message, request_id), status=code)
     if isinstance(exc, wsgi_util.HTTPError):
         response.headers.update(exc.headers)
+    elif isinstance(exc, exception.Overloaded):
+        response.headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, webob.exc.HTTPException):
         _keep_headers(exc, response)
     return response
@@ -127,6 +130,10 @@ def _classify(req: webob.Request, exc: Exception,
             LOG.info("%s %s answered %d: %s", req.method, _path(req), code,
                      exc)
             return code, str(exc)
+    if isinstance(exc, exception.Overloaded):
+        # Nothing internal in it; the client should know why and when.
+        LOG.info("%s %s answered 503: %s", req.method, _path(req), exc)
+        return 503, str(exc)
     if isinstance(exc, exception.ServiceUnavailable) or (
             isinstance(exc, oslo_messaging.MessagingException)
             and not isinstance(exc, MESSAGING_BUGS)):

@@ -51,6 +51,9 @@ class Rows:
         self._cas_statement = functools.lru_cache(64)(self._build_cas)
         self._marker_statement = functools.lru_cache(32)(self._build_marker)
         self._insert = sa.insert(self.table)
+        self._count = sa.select(sa.func.count()).select_from(
+            self.table).where(self.table.c.status == sa.bindparam("status"),
+                              self.table.c.deleted_at.is_(None))
         self._state = sa.select(*listing.columns(model)).where(
             self.table.c.id == sa.bindparam("id"),
             self.table.c.deleted_at.is_(None))
@@ -132,6 +135,12 @@ class Rows:
             rows = listing.plain_rows(connection.execute(
                 self._state, {"id": row_id}))
         return rows[0] if rows else None
+
+    def count(self, db: Database, status: str) -> int:
+        """How many live rows are in ``status``: one COUNT."""
+        with db.autocommit() as connection:
+            return connection.execute(self._count, {"status": status}
+                                      ).scalar_one()
 
     def find(self, db: Database, *, order_by: str = "created_at",
              limit: int | None = None, **equal: Any) -> list[Any]:

@@ -556,3 +556,38 @@ def test_volume_delete_and_extend_with_broker_down_undo_the_swap(down_env):
 def test_volume_create_integral_number_is_an_integer(sqlite_env):
     # JSON Schema 2020-12 (the OpenAPI 3.1 document): 2.0 is the integer 2.
     assert create(sqlite_env, size=2.0)["size"] == 2
+
+
+# -- load shedding --------------------------------------------------------
+
+
+@pytest.fixture
+def shedding_env(tmp_path):
+    """The API with room for 3 volumes in creating (no worker takes them:
+    the backlog only grows)."""
+    env = APIEnv(tmp_path)
+    env.conf.set_override("max_creating", 3, group="api")
+    env.conf.set_override("admission_refresh_interval", 60, group="api")
+    env.app = factories.load_app(PASTE_INI, "main", env.deps)
+    yield env
+    env.close()
+
+
+def test_volume_create_over_the_backlog_bound_answers_503_retry_after(
+        shedding_env):
+    accepted = [create(shedding_env)["id"] for _ in range(3)]
+    rejected = [shedding_env.request("POST", "/v1/volumes",
+                                     {"volume": {"size": 1}},
+                                     headers=MEMBER) for _ in range(5)]
+
+    for response in rejected:
+        error = assert_error(response, 503)
+        assert "3 volumes are being created already" in error["message"]
+        assert response.headers["Retry-After"] == "60"
+    # Nothing refused left a row; what was accepted is there, creating.
+    listed = listing(shedding_env, headers=ADMIN)["volumes"]
+    assert sorted(v["id"] for v in listed) == sorted(accepted)
+    assert {v["status"] for v in listed} == {"creating"}
+    # Reads and other writes are not shed.
+    assert shedding_env.request("GET", "/v1/volumes",
+                                headers=MEMBER).status_code == 200

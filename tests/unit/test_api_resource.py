@@ -109,6 +109,7 @@ WIDGETS = Resource(
 @dataclasses.dataclass
 class Deps:
     db: Database
+    conf: Any
 
 
 @pytest.fixture
@@ -120,7 +121,8 @@ def app(tmp_path, db):
     conf.set_override("policy_file", str(tmp_path / "policy.yaml"),
                       group="oslo_policy")
     mapper = routes.Mapper(register=False)
-    WIDGETS.connect(mapper, Deps(db), Policy(conf, WIDGETS.policy_rules()))
+    WIDGETS.connect(mapper, Deps(db, conf),
+                    Policy(conf, WIDGETS.policy_rules()))
     yield router.Router(mapper)
 
 

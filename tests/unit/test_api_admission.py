@@ -1,0 +1,107 @@
+"""Admission: the backlog bound of one resource's creates, with a hand
+clock and a counted database read."""
+from __future__ import annotations
+
+import pytest
+
+from capstan.api.admission import Admission
+from capstan.common import exception
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Backlog:
+    """What the database would count; how often it was asked."""
+
+    def __init__(self, rows: int = 0) -> None:
+        self.rows = rows
+        self.reads = 0
+        self.error: Exception | None = None
+
+    def __call__(self) -> int:
+        self.reads += 1
+        if self.error is not None:
+            raise self.error
+        return self.rows
+
+
+def admission(backlog, clock, limit=3, refresh=1.0):
+    return Admission("things", backlog, limit=limit, refresh=refresh,
+                     clock=clock)
+
+
+def test_admission_refuses_over_the_bound_with_retry_after():
+    gate = admission(Backlog(3), Clock())
+    with pytest.raises(exception.Overloaded) as refused:
+        gate.admit()
+    assert refused.value.retry_after == 1
+    assert str(refused.value) == ("3 things are being created already (the "
+                                  "bound is 3); try again in 1 s.")
+
+
+def test_admission_counts_its_own_admissions_between_reads():
+    backlog, clock = Backlog(1), Clock()
+    gate = admission(backlog, clock)
+    gate.admit()
+    gate.admit()  # 1 read + 2 admitted = 3: the bound
+    with pytest.raises(exception.Overloaded):
+        gate.admit()
+    assert backlog.reads == 1
+
+
+def test_admission_reads_again_after_the_interval():
+    backlog, clock = Backlog(3), Clock()
+    gate = admission(backlog, clock)
+    with pytest.raises(exception.Overloaded):
+        gate.admit()
+    backlog.rows = 0  # the workers caught up
+    clock.now = 0.5
+    with pytest.raises(exception.Overloaded):
+        gate.admit()
+    clock.now = 1.0
+    gate.admit()
+    assert backlog.reads == 2
+
+
+def test_admission_without_a_bound_never_reads():
+    backlog = Backlog(10 ** 6)
+    gate = admission(backlog, Clock(), limit=0)
+    for _ in range(5):
+        gate.admit()
+    assert backlog.reads == 0
+
+
+def test_admission_database_away_lets_the_create_say_so():
+    backlog = Backlog()
+    backlog.error = exception.ServiceUnavailable()
+    gate = admission(backlog, Clock())
+    gate.admit()  # the create itself will answer 503 from the database
+
+
+def test_admission_retry_after_is_at_least_the_refresh():
+    gate = admission(Backlog(5), Clock(), refresh=2.5)
+    with pytest.raises(exception.Overloaded) as refused:
+        gate.admit()
+    assert refused.value.retry_after == 3
+
+
+def test_admission_keeps_what_it_admitted_while_the_count_ran():
+    clock = Clock()
+    gate = None
+
+    def count_while_others_are_admitted():
+        # Two creates get in while this read is still running.
+        gate.admit()
+        gate.admit()
+        return 0
+
+    gate = admission(count_while_others_are_admitted, clock)
+    gate.admit()  # reads (0, plus the 2 admitted meanwhile) and admits: 3
+    with pytest.raises(exception.Overloaded):
+        gate.admit()
