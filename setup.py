@@ -77,6 +77,8 @@ setup(
         "bench": [
             "py-spy>=0.4,<0.5",
             "pyinstrument>=5.0,<6",
+            # bench/plot_open_loop.py: benchmark 9's curves.
+            "matplotlib>=3.8,<4",
         ],
     },
     entry_points={

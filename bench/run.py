@@ -26,12 +26,12 @@ import traceback
 from importlib import metadata
 
 from bench import backends, flow_bench, http_benches, loadgen, procs
-from bench import report_scale, resources
+from bench import open_loop_bench, report_scale, resources
 from bench.procs import BenchError
 from bench.session import Row, Session, Settings, ratio
 
 RESULTS = procs.REPO_ROOT / "bench" / "results"
-ALL = ("1", "2", "3", "4", "5", "6", "7", "8")
+ALL = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
 PACKAGES = ("eventlet", "greenlet", "oslo.messaging", "kombu", "amqp",
             "SQLAlchemy", "psycopg", "WebOb", "Routes", "PasteDeploy",
             "oslo.middleware", "oslo.log")
@@ -218,6 +218,9 @@ def run_all(session: Session, only: set[str], errors: dict) -> None:
         _side_by_side(session, *attempts)
     if "3" in only and pg and rabbit:
         _attempt(session, "3 create flow", flow_bench.run_flow, pg, rabbit)
+    if "9" in only and pg and rabbit:
+        _attempt(session, "9 open-loop create flow",
+                 open_loop_bench.run_open_loop, pg, rabbit)
     if "8" in only and pg and rabbit:
         _attempt(session, "8 report scale", report_scale.run_report_scale,
                  pg, rabbit)
