@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from capstan.api.resource import Operations, Resource
+from capstan.api.operations import Operations
+from capstan.api.resource import Resource
 from capstan.api.schema import Id, Schema, Text, view_of
 from capstan_volumes import capacity, db as volume_db, models
 from capstan_volumes.volume import rpcapi as volume_rpcapi

@@ -13,7 +13,8 @@ import logging
 from typing import Any
 
 from capstan.api.deps import APIDeps
-from capstan.api.resource import Operations, Resource
+from capstan.api.operations import Operations
+from capstan.api.resource import Resource
 from capstan.common import exception
 from capstan.common.context import RequestContext
 from capstan.common.db.api import Database

@@ -19,7 +19,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from capstan.api import openapi, router, schema, wsgi_util
 from capstan.api.policy import Policy
-from capstan.api.resource import Action, Operations, Resource
+from capstan.api.operations import Operations
+from capstan.api.resource import Action, Resource
 from capstan.api.schema import Schema, Text, View
 from capstan.common import config, exception
 from capstan.common.context import RequestContext
