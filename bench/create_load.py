@@ -28,7 +28,8 @@ BODY = json.dumps({"volume": {"size": 1}})
 POLL = 0.05
 
 
-def _epoch(value) -> float:
+def utc_epoch(value) -> float:
+    """A stored naive UTC timestamp (or its ISO text) as epoch seconds."""
     if isinstance(value, str):
         value = datetime.datetime.fromisoformat(value)
     return value.replace(tzinfo=datetime.timezone.utc).timestamp()
@@ -110,7 +111,7 @@ class Load:
         for row in rows:
             statuses[row.status] = statuses.get(row.status, 0) + 1
             if row.status == "available" and row.id in self.sent:
-                done_at[row.id] = _epoch(row.updated_at)
+                done_at[row.id] = utc_epoch(row.updated_at)
         latencies = sorted((done_at[i] - self.sent[i]) * 1000.0
                            for i in done_at)
         window_start = started + self.args.warmup

@@ -20,7 +20,6 @@ Plain threads, no eventlet: this is not capstan.
 from __future__ import annotations
 
 import argparse
-import datetime
 import http.client
 import json
 import queue
@@ -28,6 +27,8 @@ import threading
 import time
 
 import sqlalchemy as sa
+
+from bench.create_load import utc_epoch
 
 BODY = json.dumps({"volume": {"size": 1}})
 SAMPLE = 0.5
@@ -126,7 +127,7 @@ class OpenLoop:
         with self.engine.connect() as connection:
             rows = connection.execute(sa.text(
                 "SELECT id, status, updated_at FROM volumes")).all()
-        done = {row.id: _epoch(row.updated_at) for row in rows
+        done = {row.id: utc_epoch(row.updated_at) for row in rows
                 if row.status == "available" and row.id in self.accepted}
         statuses: dict[str, int] = {}
         for row in rows:
@@ -168,12 +169,6 @@ def _percentiles(values: list[float]) -> dict:
                                 int(share * len(values)))], 2)
     return {"p50": at(0.50), "p99": at(0.99), "p99.9": at(0.999),
             "max": round(values[-1], 2), "count": len(values)}
-
-
-def _epoch(value: datetime.datetime) -> float:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return value.timestamp()
 
 
 def main() -> None:

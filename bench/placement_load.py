@@ -31,6 +31,7 @@ import eventlet  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench import procs  # noqa: E402
+from bench.create_load import utc_epoch  # noqa: E402
 from capstan.common import config, rpc  # noqa: E402
 from capstan.common.context import get_admin_context  # noqa: E402
 from capstan_volumes import models as volume_models  # noqa: E402
@@ -46,12 +47,6 @@ def cpu_seconds(pid: int) -> float:
     fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rpartition(
         ")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def utc_epoch(value) -> float:
-    if isinstance(value, str):
-        value = datetime.datetime.fromisoformat(value)
-    return value.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
 def wait_for_pools(api: SchedulerAPI, hosts: int) -> tuple[int, float]:
