@@ -14,7 +14,8 @@ message newer than the cap instead of letting an old service drop it
   no cap: the newest version is sent.
 
 NOTE(capstan): an automatic cap is cached for :data:`CAP_CACHE_SECONDS`
-so that a cast costs no query; an upgraded service is used at its new
+so that a cast costs no query (but "no record yet" is not: it is read
+again on the next cast); an upgraded service is used at its new
 version at most that long after it registers. The cache is guarded by a
 plain ``threading.Lock`` (green under the monkey patch, a real lock under
 real threads) and the query runs outside it: two threads that miss at once
@@ -80,6 +81,11 @@ class UpgradeLevels:
             if cached is not None:
                 return cached[0]  # stale beats no answer while the DB is away
             raise
+        if cap is None:
+            # No record yet (services still starting): not cached, so the
+            # first service to register sets the cap at once, and an old
+            # one is never sent a newer message for a whole TTL.
+            return None
         with self._lock:
             self._cache[topic] = (cap, now)
         return cap

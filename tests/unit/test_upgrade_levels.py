@@ -2,6 +2,7 @@
 its service records carry (SQLite and PostgreSQL)."""
 import datetime
 import threading
+import types
 
 import pytest
 from sqlalchemy import exc as sa_exc
@@ -66,6 +67,12 @@ def test_cap_is_the_common_version_when_all_are_upgraded(
 def test_no_record_means_no_cap(database, wall, levels):
     register(database, "other", "1.0", topic="elsewhere")
     assert levels.cap(TOPIC) is None
+
+
+def test_no_record_is_not_cached(database, wall, levels):
+    assert levels.cap(TOPIC) is None
+    register(database, "old", "1.0")  # registers within the cache's TTL
+    assert levels.cap(TOPIC) == "1.0"
 
 
 def test_pin_in_config_wins(conf, database, wall, levels):
@@ -134,7 +141,11 @@ def test_forget_drops_the_cache(database, wall, levels):
 
 
 class CountingServices:
-    """Answers one version and counts the queries; fails when told to."""
+    """Answers one stopped service at 1.0 and counts the queries; fails
+    when told to."""
+
+    STOPPED = types.SimpleNamespace(state="stopped", forced_down=False,
+                                    last_seen_up=None, rpc_version="1.0")
 
     def __init__(self, db):
         self.db = db
@@ -145,23 +156,23 @@ class CountingServices:
         self.queries += 1
         if self.failing:
             raise sa_exc.OperationalError("select", {}, Exception("down"))
-        return []
+        return [self.STOPPED]
 
 
 def test_cached_cap_costs_no_query(conf, db):
     services = CountingServices(db)
     levels = UpgradeLevels(conf, services, clock=FakeClock())
     for _ in range(100):
-        assert levels.cap(TOPIC) is None
+        assert levels.cap(TOPIC) == "1.0"
     assert services.queries == 1
 
 
 def test_stale_cap_is_used_while_the_database_is_away(conf, db):
     clock, services = FakeClock(), CountingServices(db)
     levels = UpgradeLevels(conf, services, ttl=30, clock=clock)
-    assert levels.cap(TOPIC) is None
+    assert levels.cap(TOPIC) == "1.0"
     services.failing, clock.value = True, 60
-    assert levels.cap(TOPIC) is None
+    assert levels.cap(TOPIC) == "1.0"
 
 
 def test_database_away_and_nothing_cached_raises(conf, db):
