@@ -29,6 +29,7 @@ import time
 import sqlalchemy as sa
 
 from bench.create_load import utc_epoch
+from bench.loadgen import percentile
 
 BODY = json.dumps({"volume": {"size": 1}})
 SAMPLE = 0.5
@@ -161,13 +162,12 @@ class OpenLoop:
 
 
 def _percentiles(values: list[float]) -> dict:
+    """p50, p99, p99.9 and max of an ascending list (nearest rank)."""
     if not values:
         return {}
-
-    def at(share: float) -> float:
-        return round(values[min(len(values) - 1,
-                                int(share * len(values)))], 2)
-    return {"p50": at(0.50), "p99": at(0.99), "p99.9": at(0.999),
+    return {"p50": round(percentile(values, 50), 2),
+            "p99": round(percentile(values, 99), 2),
+            "p99.9": round(percentile(values, 99.9), 2),
             "max": round(values[-1], 2), "count": len(values)}
 
 

@@ -1,21 +1,19 @@
 """A rolling upgrade on RabbitMQ and PostgreSQL: the same scenes as
 tests/functional/test_rpc_versions.py, over a real broker, with the
-old and new Managers serving one topic from two hosts at once."""
+old and new Managers serving one topic from two hosts at once.
+
+The ``start`` and ``client_for`` fixtures are the functional test's; here
+they run on this module's ``conf`` (RabbitMQ) and ``db`` (PostgreSQL),
+and on tests/conftest.py's ``transport``."""
 import pytest
 
-from capstan.common import config, exception, rpc
+from capstan.common import config, exception
 from capstan.common.db import migration
 from capstan.common.db.api import Database
-from capstan.common.db.services import Services
-from capstan.common.rpcapi import RPCAPI
-from capstan.common.service import Service
-from capstan.common.upgrade_levels import UpgradeLevels
-from tests.functional.test_rpc_versions import (TOPIC, NewManager,
-                                                OldManager, ctx, wait_until)
+from tests.functional.test_rpc_versions import (  # noqa: F401 (fixtures)
+    NewManager, OldManager, client_for, ctx, start, wait_until)
 
 pytestmark = pytest.mark.timeout(180)
-
-_DEADLINE = 20.0
 
 
 @pytest.fixture
@@ -35,41 +33,11 @@ def db(pg_url):
     db.dispose()
 
 
-@pytest.fixture
-def transport(conf):
-    transport = rpc.get_transport(conf)
-    yield transport
-    transport.cleanup()
-
-
-@pytest.fixture
-def start(conf, db, transport):
-    started = []
-
-    def start(manager, host):
-        service = Service.create(conf, db, transport, topic=TOPIC, host=host,
-                                 binary="worker", manager=manager,
-                                 report_interval=1, periodic_interval=1,
-                                 periodic_fuzzy_delay=0)
-        started.append(service)
-        service.start()
-        return service
-
-    yield start
-    for service in started:
-        service.stop(graceful=False)
-
-
-def client_for(conf, db, transport, manager_class):
-    return RPCAPI(transport, TOPIC, manager_class, timeout=_DEADLINE,
-                  upgrade_levels=UpgradeLevels(conf, Services(db)))
-
-
-def test_rolling_upgrade_over_rabbitmq(conf, db, transport, start):
+def test_rolling_upgrade_over_rabbitmq(start, client_for):
     old = start(OldManager, "h1")
     new = start(NewManager, "h2")
-    new_client = client_for(conf, db, transport, NewManager)
-    old_client = client_for(conf, db, transport, OldManager)
+    new_client = client_for(NewManager)
+    old_client = client_for(OldManager)
     assert new_client.version_cap() == "1.0"
 
     # The old method, from either client, reaches each release's service.
@@ -86,7 +54,7 @@ def test_rolling_upgrade_over_rabbitmq(conf, db, transport, start):
 
     old.stop()  # h1 goes down for its upgrade, then comes back new
     start(NewManager, "h1")
-    upgraded = client_for(conf, db, transport, NewManager)
+    upgraded = client_for(NewManager)
     assert upgraded.version_cap() == "1.1"
     assert upgraded.call(ctx(), "shout", server="h1", value="hi") == "HI"
     assert not any(entry[0] == "shout" for entry in old.manager.seen)
