@@ -111,13 +111,22 @@ def _connect_aggregates(mapper: routes.Mapper,
 
 
 class OpenAPIController:
-    """GET /v1/openapi.json: the document, built once per app."""
+    """GET /v1/openapi.json: the document, built on the first request.
+
+    NOTE(capstan): not at start-up: generating it takes ~60 ms (the
+    schemas' JSON Schema), paid by every api-server process for an
+    endpoint few clients call. Two first requests at once both build the
+    same bytes; either is kept.
+    """
 
     def __init__(self, applications: Iterable[Any]) -> None:
-        self._body = openapi.render_json(
-            openapi.build_document(applications))
+        self._applications = list(applications)
+        self._body: bytes | None = None
 
     def show(self, req: webob.Request) -> webob.Response:
+        if self._body is None:
+            self._body = openapi.render_json(
+                openapi.build_document(self._applications))
         return webob.Response(body=self._body, charset="UTF-8",
                               content_type=wsgi_util.JSON_TYPE)
 
