@@ -35,11 +35,12 @@ import webob
 from oslo_policy import policy as oslo_policy
 
 from capstan.api import schema, wsgi_util
-from capstan.api.admission import Admission
+from capstan.api.admission import Admission, Backlog
 from capstan.api.operations import Operations
 from capstan.api.deps import APIDeps
 from capstan.api.policy import OWNER_OR_ADMIN, Policy, documented_rule
 from capstan.common import exception
+from capstan.common.db.api import Database
 from capstan.common.db.rows import Rows
 
 LOG = logging.getLogger(__name__)
@@ -128,11 +129,12 @@ class Resource:
     def connect(self, mapper: Any, deps: APIDeps, policy: Policy) -> None:
         """Connect the resource's routes (its operations built once)."""
         operations = self.operations(self, deps)
+        api = deps.conf.api
         admission = Admission(
-            self.collection,
-            lambda: self.rows.count(operations.db, "creating"),
-            limit=deps.conf.api.max_creating,
-            refresh=deps.conf.api.admission_refresh_interval)
+            self.collection, functools.partial(
+                _read_backlog, self.rows, operations.db, api.max_create_wait),
+            limit=api.max_creating, max_wait=api.max_create_wait,
+            refresh=api.admission_refresh_interval)
         controller = ResourceController(self, operations, policy, admission)
         base = f"/{self.collection}"
         # Ids are checked by the controller: a malformed one is 404, like
@@ -146,6 +148,20 @@ class Resource:
         if self.actions:
             mapper.connect(base + "/{id}/action", handler=controller.action,
                            conditions=POST)
+
+
+def _read_backlog(rows: Rows, db: Database, max_wait: float,
+                  window: float) -> Backlog:
+    """The rows in ``creating``, and of those created ``max_wait``
+    seconds ago (give or take half the window), how many still are."""
+    creating = rows.count(db, "creating")
+    if window <= 0:
+        return Backlog(creating)
+    middle = db.now() - datetime.timedelta(seconds=max_wait)
+    half = datetime.timedelta(seconds=window / 2)
+    sampled, still = rows.still_in(db, "creating", since=middle - half,
+                                   until=middle + half)
+    return Backlog(creating, sampled, still)
 
 
 class ResourceController:

@@ -6,6 +6,7 @@ others look at the rows and at what reached a recording RPC endpoint.
 """
 from __future__ import annotations
 
+import time
 import urllib.parse
 import uuid
 
@@ -571,6 +572,40 @@ def shedding_env(tmp_path):
     env.app = factories.load_app(PASTE_INI, "main", env.deps)
     yield env
     env.close()
+
+
+@pytest.fixture
+def late_env(tmp_path):
+    """The API shedding creates that wait more than 5 s (no worker takes
+    them: every row stays creating)."""
+    env = APIEnv(tmp_path)
+    env.conf.set_override("max_create_wait", 5, group="api")
+    env.conf.set_override("admission_refresh_interval", 0.1, group="api")
+    env.app = factories.load_app(PASTE_INI, "main", env.deps)
+    yield env
+    env.close()
+
+
+def test_volume_create_while_creates_wait_past_the_bound_answers_503(
+        late_env):
+    # A burst of 10 in one second: none done 5 s later.
+    accepted = [create(late_env)["id"] for _ in range(10)]
+    late_env.clock.advance(5)
+    time.sleep(0.15)  # the admission's next read (its own monotonic clock)
+
+    response = late_env.request("POST", "/v1/volumes", {"volume": {"size": 1}},
+                                headers=MEMBER)
+
+    error = assert_error(response, 503)
+    assert error["message"] == ("Creates of volumes take longer than 5 s "
+                                "(the bound); try again in 1 s.")
+    assert response.headers["Retry-After"] == "1"
+    listed = listing(late_env, headers=ADMIN)["volumes"]
+    assert sorted(v["id"] for v in listed) == sorted(accepted)
+    # Once the slice has moved past the burst, creates are let in again.
+    late_env.clock.advance(2)
+    time.sleep(0.15)
+    assert create(late_env)["status"] == "creating"
 
 
 def test_volume_create_over_the_backlog_bound_answers_503_retry_after(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from capstan.api import admission as admission_module
 from capstan.api.admission import Admission
 from capstan.common import exception
 
@@ -17,23 +18,28 @@ class Clock:
 
 
 class Backlog:
-    """What the database would count; how often it was asked."""
+    """What the database would read; how often it was asked."""
 
     def __init__(self, rows: int = 0) -> None:
         self.rows = rows
+        self.sampled = 0
+        self.still_creating = 0
         self.reads = 0
+        self.windows: list[float] = []
         self.error: Exception | None = None
 
-    def __call__(self) -> int:
+    def __call__(self, window: float) -> admission_module.Backlog:
         self.reads += 1
+        self.windows.append(window)
         if self.error is not None:
             raise self.error
-        return self.rows
+        return admission_module.Backlog(self.rows, self.sampled,
+                                        self.still_creating)
 
 
-def admission(backlog, clock, limit=3, refresh=1.0):
+def admission(backlog, clock, limit=3, refresh=1.0, max_wait=0.0):
     return Admission("things", backlog, limit=limit, refresh=refresh,
-                     clock=clock)
+                     max_wait=max_wait, clock=clock)
 
 
 def test_admission_refuses_over_the_bound_with_retry_after():
@@ -95,13 +101,56 @@ def test_admission_keeps_what_it_admitted_while_the_count_ran():
     clock = Clock()
     gate = None
 
-    def count_while_others_are_admitted():
+    def count_while_others_are_admitted(window):
         # Two creates get in while this read is still running.
         gate.admit()
         gate.admit()
-        return 0
+        return admission_module.Backlog(0)
 
     gate = admission(count_while_others_are_admitted, clock)
     gate.admit()  # reads (0, plus the 2 admitted meanwhile) and admits: 3
     with pytest.raises(exception.Overloaded):
         gate.admit()
+
+
+def test_admission_refuses_while_most_of_the_slice_is_still_creating():
+    backlog, clock = Backlog(rows=40), Clock()
+    gate = admission(backlog, clock, limit=1000, refresh=0.5, max_wait=2.0)
+    backlog.sampled, backlog.still_creating = 10, 6
+    with pytest.raises(exception.Overloaded) as refused:
+        gate.admit()
+    assert str(refused.value) == ("Creates of things take longer than 2 s "
+                                  "(the bound); try again in 1 s.")
+    assert refused.value.retry_after == 1
+    assert backlog.windows == [0.5]  # one interval's slice
+    # The workers caught up: half or fewer of the slice are still waiting.
+    backlog.still_creating = 5
+    clock.now = 0.5
+    gate.admit()
+
+
+def test_admission_a_few_slow_creates_in_a_small_slice_shed_nothing():
+    backlog = Backlog(rows=3)
+    backlog.sampled = backlog.still_creating = admission_module.MIN_SAMPLE - 1
+    gate = admission(backlog, Clock(), limit=1000, max_wait=2.0)
+    gate.admit()
+
+
+def test_admission_slice_is_never_wider_than_the_wait():
+    backlog = Backlog()
+    gate = admission(backlog, Clock(), refresh=1.0, max_wait=0.25)
+    gate.admit()
+    assert backlog.windows == [0.25]
+
+
+def test_admission_without_a_wait_bound_asks_for_no_slice():
+    backlog = Backlog()
+    admission(backlog, Clock(), limit=3, max_wait=0).admit()
+    assert backlog.windows == [0.0]
+
+
+def test_admission_wait_bound_alone_still_reads():
+    backlog = Backlog(rows=10 ** 6)
+    gate = admission(backlog, Clock(), limit=0, max_wait=1.0)
+    gate.admit()  # no count bound: a million rows shed nothing
+    assert backlog.reads == 1
