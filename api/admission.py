@@ -11,12 +11,18 @@ api-servers) at most once per ``[api] admission_refresh_interval``:
   inside one interval is bounded too. (One admitted while the count runs
   may be in it already and is then counted twice: the bound errs on the
   safe side.)
-- **a wait**, ``[api] max_create_wait``: of the rows created about that
-  many seconds ago (a slice of one interval around it), more than half
-  are still ``creating``. That is, a typical create now takes longer than
-  the bound, whatever the rate the workers drain at. A few rows stuck on
-  a dead host or a few slow creates are a minority of the slice and shed
-  nothing; a queue makes every row of the slice late.
+- **a wait**, ``[api] max_create_wait``: at least ``MIN_LATE`` rows
+  created more than that many seconds ago are still ``creating``, that
+  is, the head of the queue has waited longer than the bound, whatever
+  rate the workers drain at. Rows older than twice the bound plus
+  ``STUCK_AFTER`` seconds are left out: a row stuck on a dead host, or a
+  create that is slow on its own, stops counting after a while and never
+  sheds for good. While creates are shed no new rows arrive, and the ones
+  that are late drain: the verdict looks at the queue itself, so it lets
+  creates in again as soon as the head is younger than the bound. (The
+  horizon must reach past the queue: a shorter one would see only the
+  gap that shedding left and let a burst in while the queue is still
+  long.)
 
 Over either bound, :meth:`Admission.admit` raises ``Overloaded`` (503 with
 ``Retry-After``) before the request touches the database; nothing refused
@@ -38,9 +44,12 @@ from capstan.common import exception
 
 LOG = logging.getLogger(__name__)
 
-# Fewer rows than this in the slice say nothing about the wait: at such a
-# rate a queue is not what slows creates down.
-MIN_SAMPLE = 8
+# A few late rows (stuck on a dead host, or slow creates) shed nothing;
+# this many are a queue.
+MIN_LATE = 8
+# Seconds past twice the wait bound after which a row still creating is
+# taken for stuck rather than queued.
+STUCK_AFTER = 10.0
 
 
 class Backlog(NamedTuple):
@@ -48,17 +57,17 @@ class Backlog(NamedTuple):
 
     creating: int
     """Rows in ``creating`` now."""
-    sampled: int = 0
-    """Rows created around ``max_create_wait`` seconds ago."""
-    still_creating: int = 0
-    """Of those, the ones still in ``creating``."""
+    late: int = 0
+    """Of those, the ones created between the horizon and
+    ``max_create_wait`` seconds ago."""
 
 
 class Admission:
     """The backlog bounds of one resource's creates in this process.
 
-    ``read(window)`` reads the :class:`Backlog`, its slice ``window``
-    seconds wide (0: no slice wanted).
+    ``read(horizon)`` reads the :class:`Backlog`, counting as late the
+    rows created between ``horizon`` and ``max_wait`` seconds ago (a
+    horizon of 0: no wait bound, count only).
     """
 
     def __init__(self, what: str, read: Callable[[float], Backlog], *,
@@ -68,10 +77,7 @@ class Admission:
         self.limit = limit
         self.max_wait = max_wait
         self.refresh = refresh
-        # NOTE(capstan): the slice is one interval wide (each read looks
-        # at rows the last one did not), but never wider than the wait,
-        # or it would reach rows too young to be late.
-        self.window = min(refresh, max_wait)
+        self.horizon = 2 * max_wait + STUCK_AFTER if max_wait > 0 else 0.0
         self._read = read
         self._clock = clock
         self._lock = threading.Lock()
@@ -108,7 +114,7 @@ class Admission:
             self._reading = True
             admitted_before = self._admitted
         try:
-            backlog = self._read(self.window if self.max_wait > 0 else 0.0)
+            backlog = self._read(self.horizon)
         except exception.ServiceUnavailable:
             # The create would fail on the database anyway; let it say so.
             backlog = None
@@ -117,8 +123,7 @@ class Admission:
                 self._reading = False
         if backlog is None:
             return
-        late = (self.max_wait > 0 and backlog.sampled >= MIN_SAMPLE
-                and 2 * backlog.still_creating > backlog.sampled)
+        late = self.max_wait > 0 and backlog.late >= MIN_LATE
         with self._lock:
             # What was admitted while the count ran may not be in it yet.
             self._backlog = backlog.creating + self._admitted - admitted_before
@@ -129,6 +134,6 @@ class Admission:
                         "new creates", backlog.creating, self.what,
                         self.limit)
         if late and not was_late:
-            LOG.warning("%d of the %d %s created %gs ago are still being "
-                        "created: shedding new creates", backlog.still_creating,
-                        backlog.sampled, self.what, self.max_wait)
+            LOG.warning("%d %s created more than %gs ago are still being "
+                        "created: shedding new creates", backlog.late,
+                        self.what, self.max_wait)

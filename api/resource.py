@@ -151,17 +151,17 @@ class Resource:
 
 
 def _read_backlog(rows: Rows, db: Database, max_wait: float,
-                  window: float) -> Backlog:
-    """The rows in ``creating``, and of those created ``max_wait``
-    seconds ago (give or take half the window), how many still are."""
+                  horizon: float) -> Backlog:
+    """The rows in ``creating``, and how many of those created between
+    ``horizon`` and ``max_wait`` seconds ago still are."""
     creating = rows.count(db, "creating")
-    if window <= 0:
+    if horizon <= 0:
         return Backlog(creating)
-    middle = db.now() - datetime.timedelta(seconds=max_wait)
-    half = datetime.timedelta(seconds=window / 2)
-    sampled, still = rows.still_in(db, "creating", since=middle - half,
-                                   until=middle + half)
-    return Backlog(creating, sampled, still)
+    now = db.now()
+    late = rows.count_created_between(
+        db, "creating", since=now - datetime.timedelta(seconds=horizon),
+        until=now - datetime.timedelta(seconds=max_wait))
+    return Backlog(creating, late)
 
 
 class ResourceController:

@@ -156,12 +156,23 @@ class Deployment:
 
     # -- processes ----------------------------------------------------------
 
-    def start_api(self, name: str = "api-server") -> Proc:
-        """Start api-server; return once GET / answers 200."""
-        proc = self.procs.start(name, [procs.binary("api-server"),
-                                       "--config-file",
-                                       str(self.config_file)])
-        procs.wait_until(lambda: http_status(self.port, "/") == 200,
+    def start_api(self, name: str = "api-server", *, port: int | None = None,
+                  **api_options: Any) -> Proc:
+        """Start api-server; return once GET / answers 200. With ``port``
+        (another api-server beside the first), its ``[api]`` options are
+        the deployment's overridden by ``api_options``."""
+        argv = [procs.binary("api-server"), "--config-file",
+                str(self.config_file)]
+        if port is not None:
+            overlay = self.dir / f"{name}.conf"
+            options = {"bind_port": port, **api_options}
+            overlay.write_text("[api]\n" + "".join(
+                f"{k} = {_ini(v)}\n" for k, v in options.items()),
+                encoding="utf-8")
+            argv += ["--config-file", str(overlay)]
+        port = port or self.port
+        proc = self.procs.start(name, argv)
+        procs.wait_until(lambda: http_status(port, "/") == 200,
                          what=f"{name} to answer GET /", proc=proc,
                          interval=0.01)
         return proc

@@ -14,6 +14,10 @@ schedule, latencies from when each was due.
    accepted volume available); the capacity is the highest rate kept.
 2. The curve: ``load_seconds`` at 50%, 80%, 100% and 150% of it, each
    after the backlog drained; CPU of each process per volume.
+3. 150% again, through a second api-server whose shedding bounds the
+   wait instead of the count (``[api] max_create_wait`` = ``TIGHT_WAIT``,
+   refreshed every ``TIGHT_REFRESH`` s): the latency an operator buys with
+   that option, against the default count bound of step 2.
 
 The figures go to ``session.figures["9_open_loop"]`` (the JSON of the
 run); ``python -m bench.plot_open_loop RESULT.json docs/open_loop.png``
@@ -33,13 +37,15 @@ FIRST_RATE = 40.0
 GROWTH = 1.25
 MAX_STEPS = 12
 SHARES = (0.5, 0.8, 1.0, 1.5)
+TIGHT_WAIT = 0.1
+TIGHT_REFRESH = 0.1
 
 
 def _load(session: Session, dep: Deployment, token: str, rate: float,
-          seconds: float, tag: str) -> dict:
+          seconds: float, tag: str, port: int | None = None) -> dict:
     out = session.workdir / f"open-loop-{tag}.json"
     procs.run([procs.PYTHON, "-m", "bench.open_loop", "--port",
-               str(dep.port), "--token", token, "--db-url", dep.db_url,
+               str(port or dep.port), "--token", token, "--db-url", dep.db_url,
                "--rate", f"{rate:.2f}", "--duration", str(seconds),
                "--out", str(out)], timeout=seconds + 300)
     result = json.loads(out.read_text())
@@ -85,28 +91,39 @@ def run_open_loop(session: Session, db: str, transport: str) -> None:
         token, servers = _start_chain(dep)
         _load(session, dep, token, 20.0, 3.0, "warmup")
         capacity, steps = _capacity(session, dep, token, step_seconds)
-        runs = []
-        for share in SHARES:
-            before = {name: proc.cpu_seconds()
-                      for name, proc in servers.items()}
-            result = _load(session, dep, token, capacity * share,
-                           load_seconds, f"share-{share}")
-            accepted = max(1, result["accepted"])
-            result["share"] = share
-            result["cpu_ms_per_volume"] = {
-                name: round(1000.0 * (proc.cpu_seconds() - before[name])
-                            / accepted, 2)
-                for name, proc in servers.items()}
-            runs.append(result)
+        runs = [_measured(session, dep, token, servers, capacity * share,
+                          load_seconds, f"share-{share}", share=share)
+                for share in SHARES]
+        port = procs.free_port()
+        servers["api"] = dep.start_api(
+            "api-server-wait", port=port, max_create_wait=TIGHT_WAIT,
+            admission_refresh_interval=TIGHT_REFRESH)
+        tight = _measured(session, dep, token, servers, capacity * 1.5,
+                          load_seconds, "wait-bound", share=1.5, port=port)
     session.figures["9_open_loop"] = {
         "capacity": capacity, "raw_cast": raw, "steps": steps,
-        "runs": runs, "step_seconds": step_seconds,
+        "runs": runs, "wait_bound": tight, "step_seconds": step_seconds,
         "load_seconds": load_seconds}
-    _report(session, capacity, raw, runs)
+    _report(session, capacity, raw, runs, tight)
+
+
+def _measured(session: Session, dep: Deployment, token: str, servers: dict,
+              rate: float, seconds: float, tag: str, *, share: float,
+              port: int | None = None) -> dict:
+    """One load run, with each process's CPU per accepted volume."""
+    before = {name: proc.cpu_seconds() for name, proc in servers.items()}
+    result = _load(session, dep, token, rate, seconds, tag, port)
+    accepted = max(1, result["accepted"])
+    result["share"] = share
+    result["cpu_ms_per_volume"] = {
+        name: round(1000.0 * (proc.cpu_seconds() - before[name]) / accepted,
+                    2)
+        for name, proc in servers.items()}
+    return result
 
 
 def _report(session: Session, capacity: float, raw: dict,
-            runs: list[dict]) -> None:
+            runs: list[dict], tight: dict) -> None:
     by_share = {run["share"]: run for run in runs}
     base = raw["rate"]
     session.add(Row("9", "open-loop capacity of create -> available "
@@ -160,3 +177,14 @@ def _report(session: Session, capacity: float, raw: dict,
                          f"shed of {over['sent']}" if shed else
                          "nothing shed: the backlog stayed under "
                          "[api] max_creating"))
+    tail = ratio(tight["available_ms"].get("p99"),
+                 half["available_ms"].get("p50"))
+    session.add(Row("9", f"  at 150%, max_create_wait {TIGHT_WAIT:g} s: "
+                         "p99 of accepted vs p50 at 50%",
+                    tight["available_ms"].get("p99"), "ms",
+                    half["available_ms"].get("p50"), tail, "<= 10x",
+                    tail is not None and tail <= 10,
+                    note=f"available {tight['available_per_s']:.0f}/s "
+                         f"({ratio(tight['available_per_s'], capacity)}x "
+                         f"capacity), shed {tight['rejected_per_s']:.0f}/s, "
+                         f"503 p50 {tight['shed_ms'].get('p50')} ms"))

@@ -155,15 +155,19 @@ api_opts = [
                     "processes the backlog may pass the bound by what N "
                     "admit in one interval. 0: no bound."),
     cfg.FloatOpt("max_create_wait", default=10.0, min=0,
-                 help="Load shedding by latency: while more than half of "
-                      "a resource's rows created this many seconds ago "
-                      "are still being created (read from the database "
-                      "every admission_refresh_interval), new creates of "
-                      "it answer 503 with Retry-After at once. This bounds "
+                 help="Load shedding by latency: while 8 or more of a "
+                      "resource's rows created more than this many "
+                      "seconds ago are still "
+                      "being created (read from the database every "
+                      "admission_refresh_interval), new creates of it "
+                      "answer 503 with Retry-After at once. This bounds "
                       "how long an accepted create waits behind a queue, "
                       "whatever rate the workers drain at; set it above "
                       "the time a create takes when nothing queues (the "
-                      "driver's own time included). 0: no bound."),
+                      "driver's own time included). Rows left creating by "
+                      "a dead host count until they are twice as old and "
+                      "10 s more. "
+                      "0: no bound."),
     cfg.FloatOpt("admission_refresh_interval", default=1.0, min=0.05,
                  help="Seconds between two counts of the rows being "
                       "created, per resource and api-server process."),

@@ -54,13 +54,9 @@ class Rows:
             self.table).where(self.table.c.status == sa.bindparam("status"),
                               self.table.c.deleted_at.is_(None))
         created_at = self.table.c.created_at
-        self._slice = sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(sa.case(
-                (self.table.c.status == sa.bindparam("status"), 1),
-                else_=0)), 0),
-        ).where(created_at >= sa.bindparam("since"),
-                created_at < sa.bindparam("until"))
+        self._count_between = self._count.where(
+            created_at >= sa.bindparam("since"),
+            created_at < sa.bindparam("until"))
         self._state = sa.select(*listing.columns(model)).where(
             self.table.c.id == sa.bindparam("id"),
             self.table.c.deleted_at.is_(None))
@@ -150,15 +146,15 @@ class Rows:
             return connection.execute(self._count, {"status": status}
                                       ).scalar_one()
 
-    def still_in(self, db: Database, status: str, *, since: Any,
-                 until: Any) -> tuple[int, int]:
-        """Of the rows created in [since, until), soft-deleted ones
-        included: how many, and how many are still in ``status`` (one
-        SELECT, on the created_at index where the model has one)."""
+    def count_created_between(self, db: Database, status: str, *,
+                              since: Any, until: Any) -> int:
+        """How many live rows created in [since, until) are in
+        ``status``: one COUNT, on the created_at index where the model
+        has one."""
         with db.autocommit() as connection:
-            total, still = connection.execute(self._slice, {
-                "status": status, "since": since, "until": until}).one()
-        return total, still
+            return connection.execute(self._count_between, {
+                "status": status, "since": since, "until": until}
+                ).scalar_one()
 
     def find(self, db: Database, *, order_by: str = "created_at",
              limit: int | None = None, **equal: Any) -> list[Any]:

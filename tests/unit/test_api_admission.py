@@ -22,19 +22,17 @@ class Backlog:
 
     def __init__(self, rows: int = 0) -> None:
         self.rows = rows
-        self.sampled = 0
-        self.still_creating = 0
+        self.late = 0
         self.reads = 0
-        self.windows: list[float] = []
+        self.horizons: list[float] = []
         self.error: Exception | None = None
 
-    def __call__(self, window: float) -> admission_module.Backlog:
+    def __call__(self, horizon: float) -> admission_module.Backlog:
         self.reads += 1
-        self.windows.append(window)
+        self.horizons.append(horizon)
         if self.error is not None:
             raise self.error
-        return admission_module.Backlog(self.rows, self.sampled,
-                                        self.still_creating)
+        return admission_module.Backlog(self.rows, self.late)
 
 
 def admission(backlog, clock, limit=3, refresh=1.0, max_wait=0.0):
@@ -101,7 +99,7 @@ def test_admission_keeps_what_it_admitted_while_the_count_ran():
     clock = Clock()
     gate = None
 
-    def count_while_others_are_admitted(window):
+    def count_while_others_are_admitted(horizon):
         # Two creates get in while this read is still running.
         gate.admit()
         gate.admit()
@@ -113,40 +111,35 @@ def test_admission_keeps_what_it_admitted_while_the_count_ran():
         gate.admit()
 
 
-def test_admission_refuses_while_most_of_the_slice_is_still_creating():
+def test_admission_refuses_while_the_head_of_the_queue_is_late():
     backlog, clock = Backlog(rows=40), Clock()
     gate = admission(backlog, clock, limit=1000, refresh=0.5, max_wait=2.0)
-    backlog.sampled, backlog.still_creating = 10, 6
+    backlog.late = admission_module.MIN_LATE
     with pytest.raises(exception.Overloaded) as refused:
         gate.admit()
     assert str(refused.value) == ("Creates of things take longer than 2 s "
                                   "(the bound); try again in 1 s.")
     assert refused.value.retry_after == 1
-    assert backlog.windows == [0.5]  # one interval's slice
-    # The workers caught up: half or fewer of the slice are still waiting.
-    backlog.still_creating = 5
+    # Late means created between 14 s (twice the bound and 10 s: older
+    # rows are stuck, not queued) and 2 s ago.
+    assert backlog.horizons == [4 + admission_module.STUCK_AFTER]
+    # The workers caught up with the head of the queue.
+    backlog.late = admission_module.MIN_LATE - 1
     clock.now = 0.5
     gate.admit()
 
 
-def test_admission_a_few_slow_creates_in_a_small_slice_shed_nothing():
+def test_admission_a_few_late_rows_shed_nothing():
     backlog = Backlog(rows=3)
-    backlog.sampled = backlog.still_creating = admission_module.MIN_SAMPLE - 1
+    backlog.late = admission_module.MIN_LATE - 1
     gate = admission(backlog, Clock(), limit=1000, max_wait=2.0)
     gate.admit()
 
 
-def test_admission_slice_is_never_wider_than_the_wait():
-    backlog = Backlog()
-    gate = admission(backlog, Clock(), refresh=1.0, max_wait=0.25)
-    gate.admit()
-    assert backlog.windows == [0.25]
-
-
-def test_admission_without_a_wait_bound_asks_for_no_slice():
+def test_admission_without_a_wait_bound_counts_only():
     backlog = Backlog()
     admission(backlog, Clock(), limit=3, max_wait=0).admit()
-    assert backlog.windows == [0.0]
+    assert backlog.horizons == [0.0]
 
 
 def test_admission_wait_bound_alone_still_reads():
