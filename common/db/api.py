@@ -40,6 +40,7 @@ class Database:
         self._pool_size = pool_size
         self._max_overflow = max_overflow
         self._engine: sa.Engine | None = None
+        self._autocommit_engine: sa.Engine | None = None
         self._sessionmaker: orm.sessionmaker | None = None
         # Made on first use, never before a fork (see autocommit).
         self._autocommit_slots: threading.BoundedSemaphore | None = None
@@ -55,8 +56,9 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection (on stop, and in tests)."""
-        if self._engine is not None:
-            self._engine.dispose()
+        for engine in (self._engine, self._autocommit_engine):
+            if engine is not None:
+                engine.dispose()
 
     @contextlib.contextmanager
     def session(self) -> Iterator[orm.Session]:
@@ -80,7 +82,10 @@ class Database:
         (benchmark 3's path). Either pings a connection first only when it
         sat idle in the pool (common/db/engine.py).
 
-        At most ``pool_size`` green threads hold one at a time; the others
+        On a server database these connections come from a pool of their
+        own (``pool_size``, no overflow), always in autocommit: a process
+        holds at most ``2 * pool_size + max_overflow`` connections. At
+        most ``pool_size`` green threads hold one at a time; the others
         wait for a kept connection. NOTE(capstan): a burst of casts (the
         RPC executor runs up to 64 at once) otherwise opened overflow
         connections for one statement each and closed them right after:
@@ -92,9 +97,18 @@ class Database:
             self._autocommit_slots = threading.BoundedSemaphore(
                 self._pool_size)
         with self._autocommit_slots, _disconnects_unavailable():
-            with self.engine.connect() as connection:
-                yield connection.execution_options(
-                    isolation_level="AUTOCOMMIT")
+            if self.url.startswith("sqlite"):
+                # One pool: a second engine would open a second in-memory
+                # database, and SQLite has no round trips to save.
+                with self.engine.connect() as connection:
+                    yield connection.execution_options(
+                        isolation_level="AUTOCOMMIT")
+                return
+            if self._autocommit_engine is None:
+                self._autocommit_engine = db_engine.create_autocommit_engine(
+                    self.url, self._pool_size)
+            with self._autocommit_engine.connect() as connection:
+                yield connection
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sa.Connection]:

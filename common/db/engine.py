@@ -22,6 +22,23 @@ def create_engine(url: str, pool_size: int, max_overflow: int) -> sa.Engine:
     return engine
 
 
+def create_autocommit_engine(url: str, pool_size: int) -> sa.Engine:
+    """An engine whose connections commit each statement by themselves,
+    for a server database: its own pool of ``pool_size``, no overflow.
+
+    NOTE(capstan): switching a connection of the main pool to autocommit
+    at each checkout and back at each checkin cost ~95 us of CPU per
+    statement on PostgreSQL (267 against 173 us for a SELECT by id,
+    measured in process); the create path runs three such statements per
+    resource.
+    """
+    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=0,
+                              isolation_level="AUTOCOMMIT",
+                              json_deserializer=_json_loads)
+    _ping_after_idle(engine)
+    return engine
+
+
 # A pooled connection idle longer than this is pinged before it is used.
 PING_AFTER_IDLE = 1.0
 

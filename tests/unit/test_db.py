@@ -254,3 +254,28 @@ def test_resource_columns_are_the_resource_mixins():
         assert spelled == declared
     finally:
         models.Base.metadata.remove(Thing.__table__)
+
+
+def test_autocommit_statement_stays_committed_when_the_block_raises(pg_url):
+    # Its own pool, always in autocommit: nothing to roll back.
+    db = Database(pg_url)
+    try:
+        with db.autocommit() as connection:
+            connection.execute(sa.text("CREATE TABLE t (n int)"))
+        with pytest.raises(RuntimeError):
+            with db.autocommit() as connection:
+                connection.execute(sa.text("INSERT INTO t VALUES (1)"))
+                raise RuntimeError("after the statement")
+        with db.transaction() as connection:
+            assert connection.execute(sa.text("SELECT n FROM t")).all() == [
+                (1,)]
+            connection.execute(sa.text("INSERT INTO t VALUES (2)"))
+        with pytest.raises(RuntimeError):
+            with db.transaction() as connection:
+                connection.execute(sa.text("INSERT INTO t VALUES (3)"))
+                raise RuntimeError("rolled back")
+        with db.autocommit() as connection:
+            assert sorted(connection.execute(
+                sa.text("SELECT n FROM t")).scalars()) == [1, 2]
+    finally:
+        db.dispose()
