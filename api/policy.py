@@ -80,8 +80,10 @@ CACHE_SIZE = 4096
 #: Seconds between two looks at the policy files for changes.
 CHECK_INTERVAL = 1.0
 
-# Values of a target or of credentials that can be part of a cache key.
-_SCALARS = (int, float, bytes)  # bool is an int
+# Values of a target or of credentials that can be part of a cache key:
+# these as they are, numbers with their type.
+_PLAIN = frozenset([str, bytes, type(None)])
+_NUMBERS = frozenset([bool, int, float])
 # NOTE(capstan): checks whose answer depends only on the credentials, the
 # target and the rules. A rule using anything else (http:, a plugin's
 # check) is evaluated every time. oslo.policy exports only some of these
@@ -229,22 +231,24 @@ def _is_pure(rules: Any, name: str) -> bool:
 
 
 def _frozen(value: Any) -> Hashable:
-    """``value`` as a hashable key: mappings sorted, lists as tuples.
+    """``value`` as a hashable key: mappings and lists as tuples.
 
-    Other scalars keep their type, so that True, 1 and 1.0 (equal in
-    Python, not once a check turns them into text) differ. Any other
-    object raises TypeError: it might change after its decision is cached.
+    Numbers keep their type, so that True, 1 and 1.0 (equal in Python, not
+    once a check turns them into text) differ. Any other object raises
+    TypeError: it might change after its decision is cached. Two equal
+    mappings in another order make two keys: a miss, never a wrong answer.
     """
-    if isinstance(value, str):
+    kind = type(value)
+    if kind in _PLAIN:
         return value
+    if kind in _NUMBERS:
+        return kind, value
+    if kind is list or kind is tuple:
+        return list, tuple([_frozen(item) for item in value])
     if isinstance(value, Mapping):
-        return dict, tuple(sorted((key, _frozen(item))
-                                  for key, item in value.items()))
-    if isinstance(value, (list, tuple)):
-        return list, tuple(_frozen(item) for item in value)
-    if value is None or isinstance(value, _SCALARS):
-        return type(value), value
-    raise TypeError(f"{type(value).__name__} is not a policy cache key")
+        return dict, tuple([(key, _frozen(item))
+                            for key, item in value.items()])
+    raise TypeError(f"{kind.__name__} is not a policy cache key")
 
 
 def build_policy(conf: cfg.ConfigOpts,
