@@ -104,7 +104,11 @@ class AccessLog:
                     batch.append(self._pending.popleft())
             except IndexError:
                 pass  # emptied
-            handle_batch(self._logger, batch)
+            try:
+                handle_batch(self._logger, batch)
+            except Exception:
+                # A failing filter or handler loses its chunk, not the rest.
+                self._logger.exception("access log: writing lines failed")
             if self._pending:
                 time.sleep(0)  # let requests run between two chunks
 

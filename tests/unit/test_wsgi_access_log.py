@@ -190,3 +190,27 @@ def test_access_log_stream_write_error_goes_to_handle_error(logger):
     access.flush()
 
     assert errors == ["lost", "lost too"]
+
+
+def test_access_log_writer_survives_a_failing_filter(logger):
+    handler = _ListHandler()
+    logger.addHandler(handler)
+
+    def refuse_once(record: logging.LogRecord) -> bool:
+        if record.getMessage() == "poison":
+            raise ValueError("broken filter")
+        return True
+
+    handler.addFilter(refuse_once)
+    access = AccessLog(logger, interval=60, chunk=1)
+    writer = threading.Thread(target=access.run)
+    writer.start()
+
+    access.line("poison")
+    access.line("after")
+    access.close()
+    writer.join()
+
+    assert handler.lines[0].startswith("access log: writing lines failed")
+    assert "broken filter" in handler.lines[0]  # the traceback
+    assert handler.lines[1:] == ["after"]
