@@ -27,6 +27,7 @@ import eventlet.greenio
 import greenlet
 from eventlet import wsgi as eventlet_wsgi
 
+from capstan.common.wsgi_access_log import AccessLog
 from capstan.common.wsgi_protocol import StrictHttpProtocol
 
 LOG = logging.getLogger(__name__)
@@ -60,19 +61,23 @@ class _EventletLog:
     """eventlet.wsgi's logger protocol (info/debug/error/write) on logging.
 
     eventlet hands over messages already formatted, so they are passed as
-    an argument, never as a format string (a URL may contain '%').
+    an argument, never as a format string (a URL may contain '%'). Its
+    info lines, one per request (and a few at start and stop), go through
+    ``access``, which writes them off the request path.
     """
 
-    def __init__(self, logger: logging.Logger, name: str) -> None:
+    def __init__(self, logger: logging.Logger, name: str,
+                 access: AccessLog) -> None:
         self._logger = logger
         self._name = name
+        self._access = access
 
     def info(self, msg: str, *args, **kwargs) -> None:
         # eventlet logs an application's traceback at info; it is an error.
         if msg.startswith("Traceback"):
             self.error(msg, *args)
         else:
-            self._logger.info("%s: %s", self._name, self._render(msg, args))
+            self._access.line(f"{self._name}: {self._render(msg, args)}")
 
     def debug(self, msg: str, *args, **kwargs) -> None:
         self._logger.debug("%s: %s", self._name, self._render(msg, args))
@@ -115,8 +120,10 @@ class Server:
         self._socket = _green(socket) if socket is not None else bind_socket(
             host, port, backlog)
         self._host, self._port = self._socket.getsockname()[:2]
-        self._log = _EventletLog(LOG, name)
+        self._access = AccessLog(LOG)
+        self._log = _EventletLog(LOG, name, self._access)
         self._server = None         # the eventlet.wsgi.server greenthread
+        self._access_writer = None  # the greenthread of AccessLog.run
         self._server_socket = None  # its dup of self._socket
         self._stopping = False
         self._closed = False
@@ -148,6 +155,9 @@ class Server:
         # a dup keeps ours listening for the next start().
         self._server_socket = self._socket.dup()
         self._stopping = False
+        if self._access_writer is None:
+            self._access.reopen()
+            self._access_writer = eventlet.spawn(self._access.run)
         # NOTE(capstan): spawned outside self._pool, because on exit the
         # server calls pool.waitall(), which never returns from inside it.
         self._server = eventlet.spawn(
@@ -175,6 +185,7 @@ class Server:
         """
         server = self._server
         if server is None or server.dead:
+            self._stop_access_writer()
             return
         if not self._stopping:
             self._stopping = True
@@ -191,6 +202,7 @@ class Server:
             self._kill_requests()
             self._wait_for(server, None)
         self._close_server_socket()
+        self._stop_access_writer()
         LOG.info("%s: stopped", self.name)
 
     def wait(self) -> None:
@@ -225,6 +237,14 @@ class Server:
         for greenthread in list(self._pool.coroutines_running):
             greenthread.kill()
 
+    def _stop_access_writer(self) -> None:
+        # After the last request: the writer writes what is queued, then ends.
+        if self._access_writer is not None:
+            self._access.close()
+            self._wait_for(self._access_writer, None)
+            self._access_writer = None
+        self._access.flush()  # what was logged after the writer ended
+
     def _close_server_socket(self) -> None:
         # eventlet closes it on a normal exit; not if killed before running.
         if self._server_socket is not None:
@@ -232,11 +252,11 @@ class Server:
             self._server_socket = None
 
     @staticmethod
-    def _wait_for(server, timeout: float | None) -> bool:
-        """Wait for the server greenthread; False if timeout expired."""
+    def _wait_for(greenthread, timeout: float | None) -> bool:
+        """Wait for a greenthread to end; False if timeout expired."""
         timer = eventlet.Timeout(timeout)
         try:
-            server.wait()
+            greenthread.wait()
         except eventlet.Timeout as exc:
             if exc is not timer:
                 raise

@@ -17,6 +17,7 @@ import requests
 from eventlet import wsgi as eventlet_wsgi
 
 from capstan.common import wsgi
+from capstan.common.context import RequestContext
 
 DEADLINE = 10  # seconds: generous bound for anything that should be quick
 BODY = b"x" * 65536  # big enough to need several writes
@@ -300,6 +301,29 @@ def test_server_logs_to_python_logging_not_stderr(make_server, caplog,
 
     assert any("GET /hello" in r.getMessage() for r in caplog.records)
     assert "GET /hello" not in capsys.readouterr().err
+
+
+def _context_app(environ, start_response):
+    # What the context filter does: the request's context becomes current.
+    RequestContext(request_id=f"req-{environ['PATH_INFO'][1:]}",
+                   overwrite=True)
+    return _hello_app(environ, start_response)
+
+
+def test_server_access_lines_keep_request_id_and_are_written_at_stop(
+        make_server, caplog):
+    server = make_server(_context_app)
+    server.start()
+
+    with caplog.at_level(logging.INFO, logger=wsgi.LOG.name):
+        with requests.Session() as session:  # one keep-alive connection
+            for number in range(20):
+                session.get(_url(server, f"/{number}"), timeout=DEADLINE)
+        server.stop()
+
+    lines = {r.getMessage().split('"')[1]: r.context.request_id
+             for r in caplog.records if '"GET /' in r.getMessage()}
+    assert lines == {f"GET /{n} HTTP/1.1": f"req-{n}" for n in range(20)}
 
 
 def test_server_close_refuses_connections(make_server):
