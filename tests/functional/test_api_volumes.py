@@ -562,26 +562,29 @@ def test_volume_create_integral_number_is_an_integer(sqlite_env):
 # -- load shedding --------------------------------------------------------
 
 
+def _shedding(tmp_path, **api_options):
+    """The API loaded with these [api] options; no worker takes what it
+    accepts, so every row stays creating."""
+    env = APIEnv(tmp_path)
+    for name, value in api_options.items():
+        env.conf.set_override(name, value, group="api")
+    env.app = factories.load_app(PASTE_INI, "main", env.deps)
+    return env
+
+
 @pytest.fixture
 def shedding_env(tmp_path):
-    """The API with room for 3 volumes in creating (no worker takes them:
-    the backlog only grows)."""
-    env = APIEnv(tmp_path)
-    env.conf.set_override("max_creating", 3, group="api")
-    env.conf.set_override("admission_refresh_interval", 60, group="api")
-    env.app = factories.load_app(PASTE_INI, "main", env.deps)
+    """Room for 3 volumes in creating."""
+    env = _shedding(tmp_path, max_creating=3, admission_refresh_interval=60)
     yield env
     env.close()
 
 
 @pytest.fixture
 def late_env(tmp_path):
-    """The API shedding creates that wait more than 5 s (no worker takes
-    them: every row stays creating)."""
-    env = APIEnv(tmp_path)
-    env.conf.set_override("max_create_wait", 5, group="api")
-    env.conf.set_override("admission_refresh_interval", 0.1, group="api")
-    env.app = factories.load_app(PASTE_INI, "main", env.deps)
+    """Creates that wait more than 5 s are shed."""
+    env = _shedding(tmp_path, max_create_wait=5,
+                    admission_refresh_interval=0.1)
     yield env
     env.close()
 
