@@ -37,6 +37,14 @@ def build_request_id(application: Callable) -> Callable:
             environ[request_id.GLOBAL_REQ_ID] = inbound
         req_id = oslo_context.generate_request_id()
         environ[request_id.ENV_REQUEST_ID] = req_id
+        # NOTE(capstan): current from the first filter on, until the
+        # context filter puts the caller's in its place: a request refused
+        # before it (a 401, a 413) is logged with its own id, not with the
+        # one the connection's previous request left current.
+        oslo_context.RequestContext(
+            request_id=req_id,
+            global_request_id=environ.get(request_id.GLOBAL_REQ_ID),
+            overwrite=True)
 
         def start(status: str, headers: list, exc_info=None):
             if not any(name.lower() == _HEADER for name, _ in headers):

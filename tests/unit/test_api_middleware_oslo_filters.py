@@ -41,3 +41,19 @@ def test_request_id_sets_header_and_environ():
         oslo_filters.build_request_id(app))
     assert response.headers["x-openstack-request-id"] == \
         seen["openstack.request_id"]
+
+
+def test_request_id_is_current_before_any_later_filter_sets_a_context():
+    from oslo_context import context as oslo_context
+    # What a previous request of the same connection left current.
+    oslo_context.RequestContext(request_id="req-previous", overwrite=True)
+    current = {}
+
+    def refused_before_the_context_filter(environ, start_response):
+        current["id"] = oslo_context.get_current().request_id
+        return webob.Response(status=401)(environ, start_response)
+    app = oslo_filters.build_request_id(refused_before_the_context_filter)
+
+    response = webob.Request.blank("/").get_response(app)
+
+    assert current["id"] == response.headers["x-openstack-request-id"]
