@@ -63,20 +63,21 @@ class _EventletLog:
     eventlet hands over messages already formatted, so they are passed as
     an argument, never as a format string (a URL may contain '%'). Its
     info lines, one per request (and a few at start and stop), go through
-    ``access``, which writes them off the request path.
+    ``access``, which writes them off the request path, or nowhere when
+    the access log is off; its errors are logged either way.
     """
 
     def __init__(self, logger: logging.Logger, name: str,
-                 access: AccessLog) -> None:
+                 access: AccessLog | None) -> None:
         self._logger = logger
         self._name = name
-        self._access = access
+        self._access = access  # None: the access log is off
 
     def info(self, msg: str, *args, **kwargs) -> None:
         # eventlet logs an application's traceback at info; it is an error.
         if msg.startswith("Traceback"):
             self.error(msg, *args)
-        else:
+        elif self._access is not None:
             self._access.line(f"{self._name}: {self._render(msg, args)}")
 
     def debug(self, msg: str, *args, **kwargs) -> None:
@@ -121,7 +122,8 @@ class Server:
             host, port, backlog)
         self._host, self._port = self._socket.getsockname()[:2]
         self._access = AccessLog(LOG)
-        self._log = _EventletLog(LOG, name, self._access)
+        self._log = _EventletLog(LOG, name,
+                                 self._access if access_log else None)
         self._server = None         # the eventlet.wsgi.server greenthread
         self._access_writer = None  # the greenthread of AccessLog.run
         self._server_socket = None  # its dup of self._socket
@@ -163,8 +165,11 @@ class Server:
         self._server = eventlet.spawn(
             eventlet_wsgi.server, self._server_socket, self._app,
             log=self._log,
-            # The request lines; errors are logged either way.
-            log_output=self._access_log,
+            # NOTE(capstan): always on: eventlet's log_output=False drops
+            # its errors too (a traceback past faultwrap, a bad chunked
+            # body). Without the access log, _EventletLog drops the
+            # request lines instead.
+            log_output=True,
             # Strict request framing and JSON protocol errors.
             protocol=StrictHttpProtocol,
             custom_pool=self._pool,

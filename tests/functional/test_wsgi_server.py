@@ -350,3 +350,18 @@ def test_server_wait_returns_after_stop(make_server):
     waiter.wait()
 
     assert waiting
+
+
+def test_server_without_access_log_still_logs_app_errors(make_server, caplog):
+    server = make_server(_failing_app, access_log=False)
+    server.start()
+
+    with caplog.at_level(logging.INFO, logger=wsgi.LOG.name):
+        response = requests.get(_url(server, "/hello"), timeout=DEADLINE)
+        server.stop()
+
+    assert response.status_code == 500
+    errors = [r.getMessage() for r in caplog.records
+              if r.levelno == logging.ERROR]
+    assert any("Traceback" in message for message in errors), errors
+    assert not any("GET /hello" in r.getMessage() for r in caplog.records)
