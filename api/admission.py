@@ -11,18 +11,19 @@ api-servers) at most once per ``[api] admission_refresh_interval``:
   inside one interval is bounded too. (One admitted while the count runs
   may be in it already and is then counted twice: the bound errs on the
   safe side.)
-- **a wait**, ``[api] max_create_wait``: at least ``MIN_LATE`` rows
-  created more than that many seconds ago are still ``creating``, that
-  is, the head of the queue has waited longer than the bound, whatever
-  rate the workers drain at. Rows older than twice the bound plus
-  ``STUCK_AFTER`` seconds are left out: a row stuck on a dead host, or a
-  create that is slow on its own, stops counting after a while and never
-  sheds for good. While creates are shed no new rows arrive, and the ones
-  that are late drain: the verdict looks at the queue itself, so it lets
-  creates in again as soon as the head is younger than the bound. (The
-  horizon must reach past the queue: a shorter one would see only the
-  gap that shedding left and let a burst in while the queue is still
-  long.)
+- **a wait**, ``[api] max_create_wait``: rows created more than that
+  many seconds ago and still ``creating`` are late: the queue's head has
+  waited longer than the bound, whatever rate the workers drain at. From
+  ``MIN_LATE`` of them on, the share of new creates refused is the late
+  rows' share of the backlog: a little late, a few refused; a queue that
+  keeps growing, more and more, up to all. Refusing a share rather than
+  everything keeps the workers fed: the queue settles where the bound is
+  just held, and the workers never run dry between two reads. Rows older
+  than twice the bound plus ``STUCK_AFTER`` seconds are left out: a row
+  stuck on a dead host, or a create that is slow on its own, stops
+  counting after a while and never sheds for good. (The horizon must
+  reach past the queue: a shorter one would see only the gap that
+  shedding left.)
 
 Over either bound, :meth:`Admission.admit` raises ``Overloaded`` (503 with
 ``Retry-After``) before the request touches the database; nothing refused
@@ -82,7 +83,8 @@ class Admission:
         self._clock = clock
         self._lock = threading.Lock()
         self._backlog = 0
-        self._late = False
+        self._shed_share = 0.0  # of creates, for being late
+        self._shed_debt = 0.0   # refusals owed: +share per create
         self._admitted = 0  # ever, in this process
         self._read_at = -math.inf
         self._reading = False
@@ -94,7 +96,9 @@ class Admission:
             return
         self._refresh_if_stale()
         with self._lock:
-            if self._late:
+            self._shed_debt += self._shed_share
+            if self._shed_debt >= 1.0:
+                self._shed_debt -= 1.0
                 raise exception.Overloaded(
                     f"Creates of {self.what} take longer than "
                     f"{self.max_wait:g} s (the bound); try again in "
@@ -123,17 +127,22 @@ class Admission:
                 self._reading = False
         if backlog is None:
             return
-        late = self.max_wait > 0 and backlog.late >= MIN_LATE
+        share = 0.0
+        if self.max_wait > 0 and backlog.late >= MIN_LATE:
+            share = min(1.0, backlog.late / max(1, backlog.creating))
         with self._lock:
             # What was admitted while the count ran may not be in it yet.
             self._backlog = backlog.creating + self._admitted - admitted_before
-            was_late, self._late = self._late, late
+            was_late, self._shed_share = self._shed_share > 0, share
+            if not share:
+                self._shed_debt = 0.0
             self._read_at = self._clock()
         if 0 < self.limit <= backlog.creating:
             LOG.warning("%d %s being created, the bound is %d: shedding "
                         "new creates", backlog.creating, self.what,
                         self.limit)
-        if late and not was_late:
-            LOG.warning("%d %s created more than %gs ago are still being "
-                        "created: shedding new creates", backlog.late,
-                        self.what, self.max_wait)
+        if share and not was_late:
+            LOG.warning("%d of the %d %s being created were created more "
+                        "than %gs ago: shedding %d%% of new creates",
+                        backlog.late, backlog.creating, self.what,
+                        self.max_wait, round(100 * share))

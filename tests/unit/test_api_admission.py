@@ -111,12 +111,13 @@ def test_admission_keeps_what_it_admitted_while_the_count_ran():
         gate.admit()
 
 
-def test_admission_refuses_while_the_head_of_the_queue_is_late():
-    backlog, clock = Backlog(rows=40), Clock()
+def test_admission_refuses_every_create_while_the_whole_backlog_is_late():
+    backlog, clock = Backlog(rows=10), Clock()
     gate = admission(backlog, clock, limit=1000, refresh=0.5, max_wait=2.0)
-    backlog.late = admission_module.MIN_LATE
-    with pytest.raises(exception.Overloaded) as refused:
-        gate.admit()
+    backlog.late = 10
+    for _ in range(3):
+        with pytest.raises(exception.Overloaded) as refused:
+            gate.admit()
     assert str(refused.value) == ("Creates of things take longer than 2 s "
                                   "(the bound); try again in 1 s.")
     assert refused.value.retry_after == 1
@@ -127,6 +128,21 @@ def test_admission_refuses_while_the_head_of_the_queue_is_late():
     backlog.late = admission_module.MIN_LATE - 1
     clock.now = 0.5
     gate.admit()
+
+
+def test_admission_refuses_the_late_share_of_creates():
+    backlog = Backlog(rows=40)
+    backlog.late = 10  # a quarter of the backlog
+    gate = admission(backlog, Clock(), limit=1000, max_wait=2.0)
+    outcomes = []
+    for _ in range(40):
+        try:
+            gate.admit()
+            outcomes.append("in")
+        except exception.Overloaded:
+            outcomes.append("refused")
+    assert outcomes.count("refused") == 10
+    assert outcomes[:4] == ["in", "in", "in", "refused"]  # spread, in turn
 
 
 def test_admission_a_few_late_rows_shed_nothing():
