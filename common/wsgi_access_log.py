@@ -2,10 +2,10 @@
 
 A request only builds its LogRecord (with the current request context, so
 the line keeps its request id) and appends it to a bounded queue. A writer,
-run by :class:`capstan.common.wsgi.Server` in its own green thread, drains
-the queue every ``interval`` seconds and hands the records to the handlers
-of the logger, as ``Logger.handle`` would: the logger's level, filters,
-handlers, their levels and formatters all apply. What the batch saves is
+run by :class:`capstan.common.wsgi.Server` in its own green thread, sleeps
+until a line arrives, lets ``interval`` seconds' worth gather, and hands
+the records to the handlers of the logger, as ``Logger.handle`` would: the
+logger's level, filters, handlers, their levels and formatters all apply. What the batch saves is
 per-line overhead: each handler's lock is taken once per chunk of lines
 (under eventlet, oslo.log's lock is a pipe: two system calls), and a plain
 stream or (watched) file handler checks its file and flushes once per chunk.
@@ -57,6 +57,9 @@ class AccessLog:
         self._dropped = 0
         self._drop_lock = threading.Lock()
         self._closed = threading.Event()
+        # Set when a line arrives in an empty queue: the writer sleeps on
+        # it instead of waking every interval while nothing is logged.
+        self._wakeup = threading.Event()
 
     @property
     def dropped(self) -> int:
@@ -79,20 +82,30 @@ class AccessLog:
                                    "%s", (text,), None, "line")
         record.context = oslo_context.get_current()
         self._pending.append(record)
+        if not self._wakeup.is_set():
+            self._wakeup.set()
 
     def run(self) -> None:
         """Write queued lines until :meth:`close`, then the rest."""
-        while not self._closed.wait(self._interval):
+        while not self._closed.is_set():
+            self._wakeup.wait()
+            # A line came: let an interval's worth gather, then write.
+            self._closed.wait(self._interval)
+            # Cleared before the flush: a line queued after it sets it
+            # again and is written on the next round.
+            self._wakeup.clear()
             self.flush()
         self.flush()
 
     def close(self) -> None:
         """Make :meth:`run` write what is queued and return."""
         self._closed.set()
+        self._wakeup.set()
 
     def reopen(self) -> None:
         """Let :meth:`run` be started again after :meth:`close`."""
         self._closed.clear()
+        self._wakeup.clear()
 
     def flush(self) -> None:
         """Write every queued line now, in chunks."""

@@ -157,6 +157,31 @@ def test_access_log_close_writes_every_queued_line(logger):
     assert handler.lines == [f"line {number}" for number in range(100)]
 
 
+def test_access_log_running_writer_writes_lines_as_they_come(logger):
+    handler = _ListHandler()
+    logger.addHandler(handler)
+    access = AccessLog(logger, interval=0.01)
+    flushes = []
+    flush = access.flush
+    access.flush = lambda: (flushes.append(1), flush())[1]
+    writer = threading.Thread(target=access.run)
+    writer.start()
+    try:
+        # Idle: the writer sleeps until a line comes, it does not poll.
+        threading.Event().wait(0.1)
+        assert flushes == []
+        for round_ in range(3):
+            access.line(f"line {round_}")
+            for _ in range(500):  # up to 5 s
+                if len(handler.lines) > round_:
+                    break
+                threading.Event().wait(0.01)
+        assert handler.lines == ["line 0", "line 1", "line 2"]
+    finally:
+        access.close()
+        writer.join()
+
+
 def test_access_log_watched_file_gets_one_line_per_request(logger, tmp_path):
     path = tmp_path / "api.log"
     logger.addHandler(logging.handlers.WatchedFileHandler(str(path)))
