@@ -4,8 +4,9 @@
 
 Left: create -> available latency (p50, p99, p99.9, from when each create
 was due) and the rates (accepted, shed, available) against the offered
-load as a share of the measured capacity. Right: the backlog (volumes in
-``creating``) over time at each share.
+load as a share of the measured capacity, and the 150% run shed by wait
+(``[api] max_create_wait``) as single points. Right: the backlog (volumes
+in ``creating``) over time at each share, that run dashed.
 """
 from __future__ import annotations
 
@@ -26,6 +27,14 @@ def plot(result_path: str, out_path: str) -> None:
     for key, style in (("p50", "o-"), ("p99", "s-"), ("p99.9", "^-")):
         latency.plot(shares, [run["available_ms"].get(key) for run in runs],
                      style, label=f"create -> available {key}")
+    tight = figures.get("wait_bound")
+    if tight is not None:
+        for key, marker in (("p50", "o"), ("p99", "s"), ("p99.9", "^")):
+            latency.plot([100 * tight["share"]],
+                         [tight["available_ms"].get(key)], marker,
+                         color="black", fillstyle="none",
+                         label=f"{key}, shed by wait" if key == "p50"
+                         else None)
     latency.set_yscale("log")
     latency.set_xlabel(f"offered load, % of capacity "
                        f"({figures['capacity']:.0f} creates/s)")
@@ -46,6 +55,10 @@ def plot(result_path: str, out_path: str) -> None:
         backlog.plot(times, [n for _, n in run["backlog"]],
                      label=f"{100 * run['share']:.0f}% "
                            f"({run['rate']:.0f}/s)")
+    if tight is not None:
+        backlog.plot([t for t, _ in tight["backlog"]],
+                     [n for _, n in tight["backlog"]], "k--",
+                     label=f"150%, shed by wait ({tight['rate']:.0f}/s)")
     backlog.axvline(figures["load_seconds"], color="grey", linestyle=":",
                     label="schedule ends")
     backlog.set_xlabel("seconds")
