@@ -238,7 +238,12 @@ def upgrade_levels_opts(topics: list[application.Topic]) -> list[cfg.Opt]:
     """``[upgrade_levels] <topic>``: the RPC version cap of each topic an
     application declares (capstan.common.upgrade_levels reads them)."""
     names = dict.fromkeys(topic.name for topic in topics)
-    return [cfg.StrOpt(
+    cache = cfg.FloatOpt(
+        "auto_cache_seconds", default=30.0, min=0,
+        help="Seconds a process reuses an automatic ('auto') cap before "
+             "it reads the service records again: an upgraded service is "
+             "sent its new messages at most this long after it starts.")
+    return [cache] + [cfg.StrOpt(
         name, default="auto", regex=r"^(auto|[1-9][0-9]*\.[0-9]+)$",
         help=f"Highest RPC version sent to the {name!r} topic: 'auto' (the "
              "lowest version its running services record in the database) "

@@ -13,8 +13,9 @@ message newer than the cap instead of letting an old service drop it
   topic that is down for a moment keeps its cap); with no record at all,
   no cap: the newest version is sent.
 
-NOTE(capstan): an automatic cap is cached for :data:`CAP_CACHE_SECONDS`
-so that a cast costs no query (but "no record yet" is not: it is read
+NOTE(capstan): an automatic cap is cached for ``[upgrade_levels]
+auto_cache_seconds`` (:data:`CAP_CACHE_SECONDS` by default) so that a
+cast costs no query (but "no record yet" is not: it is read
 again on the next cast); an upgraded service is used at its new
 version at most that long after it registers. The cache is guarded by a
 plain ``threading.Lock`` (green under the monkey patch, a real lock under
@@ -37,8 +38,10 @@ from capstan.common.db.services import Services
 # capstan.common.config declares (upgrade_levels_opts).
 GROUP = "upgrade_levels"
 AUTO = "auto"
-# Seconds an automatic cap is reused before the records are read again.
+# Seconds an automatic cap is reused before the records are read again
+# (the default of [upgrade_levels] auto_cache_seconds).
 CAP_CACHE_SECONDS = 30.0
+CACHE_OPTION = "auto_cache_seconds"
 # What a record without rpc_version counts as: every capstan interface
 # was at 1.0 before services recorded their versions (revision c0004).
 UNRECORDED_VERSION = "1.0"
@@ -53,11 +56,11 @@ class UpgradeLevels:
     """
 
     def __init__(self, conf: cfg.ConfigOpts, services: Services | None, *,
-                 ttl: float = CAP_CACHE_SECONDS,
+                 ttl: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.conf = conf
         self.services = services
-        self.ttl = ttl
+        self.ttl = ttl if ttl is not None else _cache_seconds(conf)
         self._clock = clock
         self._lock = threading.Lock()
         # topic -> (cap, monotonic time it was read)
@@ -119,3 +122,10 @@ def lowest(versions: Iterable[str]) -> str | None:
     """The lowest of ``versions``; None when there is none."""
     parsed = sorted(rpc_versions.parse(version) for version in versions)
     return "%d.%d" % parsed[0] if parsed else None
+
+
+def _cache_seconds(conf: cfg.ConfigOpts) -> float:
+    try:
+        return getattr(getattr(conf, GROUP), CACHE_OPTION)
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError, AttributeError):
+        return CAP_CACHE_SECONDS  # options not registered (a bare conf)

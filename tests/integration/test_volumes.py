@@ -22,7 +22,8 @@ CapacityWeigher (which weighs ``total * ratio - provisioned`` on the thin
 file driver) spreads volumes by the capacities above. Those capacities are
 caps on the file system holding tmp_path, so it must be at least 40 GiB
 (volumes are sparse: they use no blocks). ``report_interval = 1``,
-``service_down_time = 5``, ``periodic_fuzzy_delay = 0``.
+``service_down_time = 5``, ``periodic_fuzzy_delay = 0``,
+``[upgrade_levels] auto_cache_seconds = 1``.
 
 Everything the tests observe goes through the REST contract of DESIGN.md
 section 3 (volumes, services, scheduler-stats) and the pool directories.
@@ -120,6 +121,8 @@ class Cluster:
                     "token_file": self.token_file},
             "file_driver": {"max_over_subscription_ratio": 1.0,
                             **(file_driver or {})},
+            # An upgraded worker's new version is used within a second.
+            "upgrade_levels": {"auto_cache_seconds": 1},
         }
         path = self.tmp_path / f"capstan-{name}.conf"
         procs.write_config(path, sections)

@@ -214,3 +214,9 @@ def test_cap_is_consistent_under_real_threads(conf, database, wall):
         thread.join()
     assert not errors
     assert set(answers) == {"1.1"} and len(answers) == 160
+
+
+def test_cache_lifetime_comes_from_the_config(conf, database):
+    assert UpgradeLevels(conf, Services(database)).ttl == 30.0
+    conf.set_override("auto_cache_seconds", 2.5, group="upgrade_levels")
+    assert UpgradeLevels(conf, Services(database)).ttl == 2.5
