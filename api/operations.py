@@ -8,6 +8,7 @@ request is parsed and allowed.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import uuid
@@ -25,6 +26,30 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 NOT_SENT = "the message bus is unavailable"
+
+
+@dataclasses.dataclass(frozen=True)
+class Holding:
+    """A row a new row depends on (the source of a copy, say): it must be
+    in ``statuses`` when the new row is written and
+    it is read-locked until then, so that a delete cannot slip between
+    the check and the insert (:meth:`Operations.insert`)."""
+
+    rows: Rows
+    row_id: str
+    statuses: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Dependents:
+    """Rows that name a row in ``column`` (copies of it, say): while any
+    is live (and in ``statuses``, if given) that row may not be
+    deleted; ``label`` names them in the 409 (:meth:`Operations.swap`)."""
+
+    rows: Rows
+    column: str
+    label: str
+    statuses: tuple[str, ...] | None = None
 
 
 class Operations:
@@ -48,28 +73,34 @@ class Operations:
 
     def insert(self, context: RequestContext, cast: Callable[[Any], None],
                *, claim: tuple[str, dict[str, int]] | None = None,
-               **values: Any) -> Any:
+               holding: Holding | None = None, **values: Any) -> Any:
         """Write the new row (a fresh id, ``creating``, the caller's
         project and user, ``values``), then ``cast(row)``.
 
         With ``claim`` (host, {resource class: amount}) the row's
         resources are claimed on that host in the row's transaction
-        (CapacityExceeded, a 409, writes nothing). A cast that cannot be
-        delivered moves the row to ``error`` with a fault and gives its
-        claim back; one refused before it was sent (409) leaves no row.
+        (CapacityExceeded, a 409, writes nothing). With ``holding``, the
+        row it names is read-locked in that transaction and must still be
+        in its statuses (InvalidStatus, a 409, writes nothing). A cast
+        that cannot be delivered moves the row to ``error`` with a fault
+        and gives its claim back; one refused before it was sent (409)
+        leaves no row.
         """
         now = self.db.now()
         values = {"id": str(uuid.uuid4()), "status": "creating",
                   "project_id": context.project_id,
                   "user_id": context.user_id, "created_at": now,
                   "updated_at": now, **values}
-        if claim is None:
+        if claim is None and holding is None:
             row = self.rows.create(self.db, **values)
         else:
             with self.placement.transaction() as connection:
+                if holding is not None:
+                    self._hold(connection, holding)
                 row = self.rows.create(self.db, connection=connection,
                                        **values)
-                self.placement.claim(connection, row.id, *claim)
+                if claim is not None:
+                    self.placement.claim(connection, row.id, *claim)
         # Only the row as written: a worker may have moved it on since.
         where = {"host": values["host"]} if "host" in values else None
 
@@ -87,10 +118,12 @@ class Operations:
         return row
 
     def start_delete(self, row: Any, deletable: tuple[str, ...],
-                     cast: Callable[[], None]) -> None:
-        """``row`` to ``deleting`` (409 unless ``deletable``), then cast;
-        a failed cast puts its status back with a fault."""
-        self.swap(row, deletable, status="deleting")
+                     cast: Callable[[], None], *,
+                     unless: tuple[Dependents, ...] = ()) -> None:
+        """``row`` to ``deleting`` (409 unless ``deletable``, or while
+        rows of ``unless`` depend on it), then cast; a failed cast puts
+        its status back with a fault."""
+        self.swap(row, deletable, unless=unless, status="deleting")
         self.send(row, "delete", cast, undo=lambda fault: self.rows.cas(
             self.db, row.id, "deleting", status=row.status, fault=fault),
             refused=lambda: self.rows.cas(self.db, row.id, "deleting",
@@ -140,11 +173,23 @@ class Operations:
             resource=self.resource.name.capitalize(), id=row_id,
             status=status, expected=", ".join(allowed))
 
-    def swap(self, row: Any, allowed: tuple[str, ...], **values: Any) -> None:
+    def swap(self, row: Any, allowed: tuple[str, ...], *,
+             unless: tuple[Dependents, ...] = (), **values: Any) -> None:
         """Set ``values`` if the status is still the one read (so that an
-        undo can put exactly that status back); else 409."""
+        undo can put exactly that status back); else 409. With
+        ``unless``, also 409 while any of those rows depends on this one:
+        the row is locked, then they are read, then it changes, in one
+        transaction (an insert holding it waits, or is refused)."""
         self.check_status(row, allowed)
-        if self.rows.cas(self.db, row.id, row.status, **values):
+        if unless:
+            with self.placement.transaction() as connection:
+                if self.rows.lock(connection, row.id) == row.status:
+                    self._refuse_if_depended_on(connection, row, unless)
+                changed = self.rows.cas(self.db, row.id, row.status,
+                                        connection=connection, **values)
+        else:
+            changed = self.rows.cas(self.db, row.id, row.status, **values)
+        if changed:
             return
         current = self.rows.get(self.db, row.id)
         if current.status in allowed:
@@ -152,6 +197,26 @@ class Operations:
                 f"{self.resource.name.capitalize()} {row.id} changed while "
                 "this request ran; try again.")
         raise self.invalid_status(row.id, current.status, allowed)
+
+    def _hold(self, connection: Any, holding: Holding) -> None:
+        status = holding.rows.lock(connection, holding.row_id, shared=True)
+        if status not in holding.statuses:
+            raise exception.InvalidStatus(
+                resource=holding.rows.model.__name__, id=holding.row_id,
+                status=status or "deleted",
+                expected=", ".join(holding.statuses))
+
+    def _refuse_if_depended_on(self, connection: Any, row: Any,
+                               unless: tuple[Dependents, ...]) -> None:
+        for dependents in unless:
+            ids = dependents.rows.live_ids(
+                connection, statuses=dependents.statuses,
+                **{dependents.column: row.id})
+            if ids:
+                raise exception.Conflict(
+                    f"{self.resource.name.capitalize()} {row.id} has "
+                    f"{dependents.label} {', '.join(ids)}; delete them "
+                    "first.")
 
     def send(self, row: Any, action: str, cast: Callable[[], None],
              undo: Callable[[str], Any],

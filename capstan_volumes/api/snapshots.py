@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from capstan.api.operations import Operations
+from capstan.api.operations import Dependents, Holding, Operations
 from capstan.api.resource import Resource
 from capstan.api.schema import Id, Schema, Text, view_of
 from capstan_volumes import capacity, db as volume_db, models
 from capstan_volumes.volume import rpcapi as volume_rpcapi
 
 Status = Literal["creating", "available", "deleting", "error"]
+# A snapshot that volumes are being created from is not deleted (their
+# create holds it until the row is in; the copy reads it afterwards).
+VOLUMES_FROM = Dependents(volume_db.VOLUMES, "snapshot_id",
+                          "volumes being created from it",
+                          statuses=("creating",))
 
 
 class SnapshotCreate(Schema):
@@ -40,6 +45,8 @@ class SnapshotOperations(Operations):
                 context, "create_snapshot", server=snapshot.host,
                 snapshot_id=snapshot.id),
             claim=(volume.host, capacity.resources(volume.size)),
+            # The volume stays available (undeleted) until the row is in.
+            holding=Holding(volume_db.VOLUMES, volume.id, ("available",)),
             volume_id=volume.id, size=volume.size, host=volume.host,
             name=request.name, description=request.description)
 
@@ -47,7 +54,8 @@ class SnapshotOperations(Operations):
         self.start_delete(snapshot, ("available", "error"), lambda: self.
                           volume_api.cast(context, "delete_snapshot",
                                           server=snapshot.host,
-                                          snapshot_id=snapshot.id))
+                                          snapshot_id=snapshot.id),
+                          unless=(VOLUMES_FROM,))
 
 
 SNAPSHOTS = Resource(

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from capstan.api.deps import APIDeps
-from capstan.api.operations import Operations
+from capstan.api.operations import Dependents, Holding, Operations
 from capstan.api.resource import Resource
 from capstan.common import exception
 from capstan.common.context import RequestContext
@@ -25,6 +25,8 @@ from capstan_volumes import db as volume_db
 LOG = logging.getLogger(__name__)
 
 DELETABLE = ("available", "error", "error_deleting")
+# A volume with snapshots is not deleted (a snapshot create holds it).
+SNAPSHOTS_OF = Dependents(volume_db.SNAPSHOTS, "volume_id", "snapshots")
 EXTENDABLE = ("available",)
 # Scheduler hints naming volume ids.
 ID_HINTS = ("different_host", "same_host")
@@ -69,6 +71,9 @@ class VolumeOperations(Operations):
         # start keep the sortable columns free of NULLs, which keyset
         # pagination (the list's marker) cannot step over. The view shows
         # "" as null.
+        # The source snapshot stays available until the row is written.
+        holding = (Holding(volume_db.SNAPSHOTS, snapshot.id, ("available",))
+                   if request.snapshot_id else None)
         volume = self.insert(
             context, lambda volume: self.scheduler_api.create_volume(
                 context, volume_id=volume.id, request_spec={
@@ -79,7 +84,8 @@ class VolumeOperations(Operations):
             availability_zone=request.availability_zone,
             meta=dict(request.metadata or {}),
             scheduler_hints=scheduler_hints, schedule_attempts=0,
-            snapshot_id=request.snapshot_id and request.snapshot_id.lower())
+            snapshot_id=request.snapshot_id and request.snapshot_id.lower(),
+            holding=holding)
         LOG.info("volume %s (%s GiB) sent to the scheduler", volume.id,
                  volume.size)
         return volume
@@ -101,20 +107,17 @@ class VolumeOperations(Operations):
         A volume in a transitional status raises InvalidStatus (409).
         """
         self.check_status(volume, DELETABLE)
-        snapshots = volume_db.SNAPSHOTS.find(self.db, volume_id=volume.id)
-        if snapshots:
-            raise exception.Conflict(
-                f"Volume {volume.id} has snapshots "
-                f"{', '.join(s.id for s in snapshots)}; delete them first.")
         if volume.host is None:
             # Never placed (it failed before scheduling): no backing
             # storage anywhere, so the row goes at once.
-            self.swap(volume, DELETABLE, deleted_at=self.db.now())
+            self.swap(volume, DELETABLE, unless=(SNAPSHOTS_OF,),
+                      deleted_at=self.db.now())
             LOG.info("volume %s without a host deleted", volume.id)
             return
         self.start_delete(volume, DELETABLE, lambda: self.volume_api.
                           delete_volume(context, host=volume.host,
-                                        volume_id=volume.id))
+                                        volume_id=volume.id),
+                          unless=(SNAPSHOTS_OF,))
         LOG.info("volume %s deletion sent to %s", volume.id, volume.host)
 
     def extend(self, context: RequestContext, volume: Any,

@@ -57,6 +57,12 @@ class Rows:
         self._count_between = self._count.where(
             created_at >= sa.bindparam("since"),
             created_at < sa.bindparam("until"))
+        live = (self.table.c.id == sa.bindparam("id"),
+                self.table.c.deleted_at.is_(None))
+        self._lock_shared = sa.select(self.table.c.status).where(
+            *live).with_for_update(read=True)
+        self._lock_update = sa.select(self.table.c.status).where(
+            *live).with_for_update()
         self._state = sa.select(*listing.columns(model)).where(
             self.table.c.id == sa.bindparam("id"),
             self.table.c.deleted_at.is_(None))
@@ -119,6 +125,30 @@ class Rows:
             return connection.execute(statement, params).rowcount == 1
         with db.autocommit() as autocommit:
             return autocommit.execute(statement, params).rowcount == 1
+
+    def lock(self, connection: sa.Connection, row_id: str, *,
+             shared: bool = False) -> str | None:
+        """Lock the live row until ``connection``'s transaction ends and
+        return its status (None: gone). ``shared`` (FOR SHARE): others
+        may read-lock it too, nobody may change it; else FOR UPDATE.
+        SQLite has no row locks (it runs one writer at a time)."""
+        statement = self._lock_shared if shared else self._lock_update
+        return connection.execute(statement, {"id": row_id}
+                                  ).scalar_one_or_none()
+
+    def live_ids(self, connection: sa.Connection, *,
+                 statuses: tuple[str, ...] | None = None,
+                 **equal: Any) -> list[str]:
+        """Ids of the live rows whose columns equal ``equal`` (and whose
+        status is one of ``statuses``), in ``connection``'s transaction."""
+        query = sa.select(self.table.c.id).where(
+            self.table.c.deleted_at.is_(None))
+        for column, value in equal.items():
+            query = query.where(
+                self.table.c[self.column_keys[column]] == value)
+        if statuses is not None:
+            query = query.where(self.table.c.status.in_(statuses))
+        return list(connection.scalars(query.order_by(self.table.c.id)))
 
     # -- reads --------------------------------------------------------------
 
