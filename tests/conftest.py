@@ -24,14 +24,27 @@ def db_url(request, tmp_path):
         yield url
 
 
-@pytest.fixture
-def database(db_url):
-    """A Database on ``db_url`` with the schema at head."""
+def _database_at_head(url):
     from capstan.common.db import migration
     from capstan.common.db.api import Database
 
-    db = Database(db_url)
+    db = Database(url)
     migration.upgrade(db)
+    return db
+
+
+@pytest.fixture
+def database(db_url):
+    """A Database on ``db_url`` with the schema at head."""
+    db = _database_at_head(db_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def pg_database(pg_url):
+    """A Database on a fresh PostgreSQL database, schema at head."""
+    db = _database_at_head(pg_url)
     yield db
     db.dispose()
 

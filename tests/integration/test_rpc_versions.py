@@ -8,8 +8,6 @@ and on tests/conftest.py's ``transport``."""
 import pytest
 
 from capstan.common import config, exception
-from capstan.common.db import migration
-from capstan.common.db.api import Database
 from tests.functional.test_rpc_versions import (  # noqa: F401 (fixtures)
     NewManager, OldManager, client_for, ctx, start, wait_until)
 
@@ -26,11 +24,8 @@ def conf(tmp_path, rabbit_url):
 
 
 @pytest.fixture
-def db(pg_url):
-    db = Database(pg_url)
-    migration.upgrade(db)
-    yield db
-    db.dispose()
+def db(pg_database):
+    return pg_database
 
 
 def test_rolling_upgrade_over_rabbitmq(start, client_for):

@@ -14,8 +14,6 @@ import sqlalchemy as sa
 from capstan.api.operations import Holding, Operations
 from capstan.common import exception
 from capstan.common.context import RequestContext
-from capstan.common.db import migration
-from capstan.common.db.api import Database
 from capstan_volumes import db as volume_db
 from capstan_volumes.api.snapshots import SNAPSHOTS
 from capstan_volumes.api.volume_api import SNAPSHOTS_OF
@@ -25,11 +23,8 @@ CONTEXT = RequestContext(user_id="u", project_id="p")
 
 
 @pytest.fixture
-def db(pg_url):
-    database = Database(pg_url)
-    migration.upgrade(database)
-    yield database
-    database.dispose()
+def db(pg_database):
+    return pg_database
 
 
 def available_volume(db) -> object:
