@@ -66,13 +66,13 @@ class Backlog(NamedTuple):
 class Admission:
     """The backlog bounds of one resource's creates in this process.
 
-    ``read(horizon)`` reads the :class:`Backlog`, counting as late the
-    rows created between ``horizon`` and ``max_wait`` seconds ago (a
-    horizon of 0: no wait bound, count only).
+    ``read(max_wait, horizon)`` reads the :class:`Backlog`, counting as
+    late the rows created between ``horizon`` and ``max_wait`` seconds
+    ago (a horizon of 0: no wait bound, count only).
     """
 
-    def __init__(self, what: str, read: Callable[[float], Backlog], *,
-                 limit: int, refresh: float, max_wait: float = 0.0,
+    def __init__(self, what: str, read: Callable[[float, float], Backlog],
+                 *, limit: int, refresh: float, max_wait: float = 0.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.what = what
         self.limit = limit
@@ -118,7 +118,7 @@ class Admission:
             self._reading = True
             admitted_before = self._admitted
         try:
-            backlog = self._read(self.horizon)
+            backlog = self._read(self.max_wait, self.horizon)
         except exception.ServiceUnavailable:
             # The create would fail on the database anyway; let it say so.
             backlog = None

@@ -132,7 +132,7 @@ class Resource:
         api = deps.conf.api
         admission = Admission(
             self.collection, functools.partial(
-                _read_backlog, self.rows, operations.db, api.max_create_wait),
+                _read_backlog, self.rows, operations.db),
             limit=api.max_creating, max_wait=api.max_create_wait,
             refresh=api.admission_refresh_interval)
         controller = ResourceController(self, operations, policy, admission)

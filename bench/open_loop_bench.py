@@ -163,12 +163,8 @@ def _report(session: Session, capacity: float, raw: dict,
     session.add(Row("9", "  at 150%: available/s vs capacity",
                     over["available_per_s"], "vol/s", capacity, kept,
                     ">= 0.9x", kept is not None and kept >= 0.9))
-    tail = ratio(over["available_ms"].get("p99"),
-                 half["available_ms"].get("p50"))
-    session.add(Row("9", "  at 150%: p99 of accepted vs p50 at 50%",
-                    over["available_ms"].get("p99"), "ms",
-                    half["available_ms"].get("p50"), tail, "<= 10x",
-                    tail is not None and tail <= 10))
+    session.add(_tail_row("  at 150%: p99 of accepted vs p50 at 50%",
+                          over, half))
     shed = over["shed_ms"]
     session.add(Row("9", "  at 150%: time to a 503 (p50 / p99)",
                     shed.get("p50"), "ms", target="< 20 ms",
@@ -177,14 +173,18 @@ def _report(session: Session, capacity: float, raw: dict,
                          f"shed of {over['sent']}" if shed else
                          "nothing shed: the backlog stayed under "
                          "[api] max_creating"))
-    tail = ratio(tight["available_ms"].get("p99"),
-                 half["available_ms"].get("p50"))
-    session.add(Row("9", f"  at 150%, max_create_wait {TIGHT_WAIT:g} s: "
-                         "p99 of accepted vs p50 at 50%",
-                    tight["available_ms"].get("p99"), "ms",
-                    half["available_ms"].get("p50"), tail, "<= 10x",
-                    tail is not None and tail <= 10,
-                    note=f"available {tight['available_per_s']:.0f}/s "
-                         f"({ratio(tight['available_per_s'], capacity)}x "
-                         f"capacity), shed {tight['rejected_per_s']:.0f}/s, "
-                         f"503 p50 {tight['shed_ms'].get('p50')} ms"))
+    session.add(_tail_row(
+        f"  at 150%, max_create_wait {TIGHT_WAIT:g} s: p99 of accepted vs "
+        "p50 at 50%", tight, half,
+        note=f"available {tight['available_per_s']:.0f}/s "
+             f"({ratio(tight['available_per_s'], capacity)}x capacity), "
+             f"shed {tight['rejected_per_s']:.0f}/s, 503 p50 "
+             f"{tight['shed_ms'].get('p50')} ms"))
+
+
+def _tail_row(label: str, run: dict, half: dict, note: str = "") -> Row:
+    """The p99 of ``run`` against the p50 at 50% load (target <= 10x)."""
+    p99, p50 = run["available_ms"].get("p99"), half["available_ms"].get("p50")
+    tail = ratio(p99, p50)
+    return Row("9", label, p99, "ms", p50, tail, "<= 10x",
+               tail is not None and tail <= 10, note=note)

@@ -58,6 +58,7 @@ class VolumeOperations(Operations):
         the row when it re-sends a lost cast."""
         scheduler_hints = _hints(request.scheduler_hints)
         self._check_hinted_volumes(context, scheduler_hints)
+        holding = None
         if request.snapshot_id:
             snapshot = self.require(context, volume_db.SNAPSHOTS,
                                     request.snapshot_id, ("available",),
@@ -67,13 +68,13 @@ class VolumeOperations(Operations):
                                         f"snapshot's, {snapshot.size} GiB.")
             # On the snapshot's host: where its source volume is.
             scheduler_hints["same_host"] = [snapshot.volume_id]
+            # Still available when the row is written (read-locked).
+            holding = Holding(volume_db.SNAPSHOTS, snapshot.id,
+                              ("available",))
         # NOTE(capstan): "" for "no name" and updated_at set from the
         # start keep the sortable columns free of NULLs, which keyset
         # pagination (the list's marker) cannot step over. The view shows
         # "" as null.
-        # The source snapshot stays available until the row is written.
-        holding = (Holding(volume_db.SNAPSHOTS, snapshot.id, ("available",))
-                   if request.snapshot_id else None)
         volume = self.insert(
             context, lambda volume: self.scheduler_api.create_volume(
                 context, volume_id=volume.id, request_spec={

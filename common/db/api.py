@@ -83,7 +83,8 @@ class Database:
         sat idle in the pool (common/db/engine.py).
 
         On a server database these connections come from a pool of their
-        own (``pool_size``, no overflow), always in autocommit: a process
+        own (``pool_size``, no overflow), always in autocommit
+        (common/db/engine.py): a process
         holds at most ``2 * pool_size + max_overflow`` connections. At
         most ``pool_size`` green threads hold one at a time; the others
         wait for a kept connection. NOTE(capstan): a burst of casts (the
@@ -97,16 +98,9 @@ class Database:
             self._autocommit_slots = threading.BoundedSemaphore(
                 self._pool_size)
         with self._autocommit_slots, _disconnects_unavailable():
-            if self.url.startswith("sqlite"):
-                # One pool: a second engine would open a second in-memory
-                # database, and SQLite has no round trips to save.
-                with self.engine.connect() as connection:
-                    yield connection.execution_options(
-                        isolation_level="AUTOCOMMIT")
-                return
             if self._autocommit_engine is None:
                 self._autocommit_engine = db_engine.create_autocommit_engine(
-                    self.url, self._pool_size)
+                    self.engine, self._pool_size)
             with self._autocommit_engine.connect() as connection:
                 yield connection
 

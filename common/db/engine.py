@@ -22,9 +22,13 @@ def create_engine(url: str, pool_size: int, max_overflow: int) -> sa.Engine:
     return engine
 
 
-def create_autocommit_engine(url: str, pool_size: int) -> sa.Engine:
-    """An engine whose connections commit each statement by themselves,
-    for a server database: its own pool of ``pool_size``, no overflow.
+def create_autocommit_engine(engine: sa.Engine, pool_size: int
+                             ) -> sa.Engine:
+    """An engine whose connections commit each statement by themselves:
+    for a server database, one with its own pool of ``pool_size`` and no
+    overflow; for SQLite, ``engine`` itself switched to autocommit at
+    each checkout (a second engine would open a second in-memory
+    database, and SQLite has no round trips to save).
 
     NOTE(capstan): switching a connection of the main pool to autocommit
     at each checkout and back at each checkin cost ~95 us of CPU per
@@ -32,11 +36,13 @@ def create_autocommit_engine(url: str, pool_size: int) -> sa.Engine:
     measured in process); the create path runs three such statements per
     resource.
     """
-    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=0,
-                              isolation_level="AUTOCOMMIT",
-                              json_deserializer=_json_loads)
-    _ping_after_idle(engine)
-    return engine
+    if engine.url.get_backend_name() == "sqlite":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    autocommit = sa.create_engine(
+        engine.url, pool_size=pool_size, max_overflow=0,
+        isolation_level="AUTOCOMMIT", json_deserializer=_json_loads)
+    _ping_after_idle(autocommit)
+    return autocommit
 
 
 # A pooled connection idle longer than this is pinged before it is used.

@@ -63,9 +63,7 @@ class Rows:
             *live).with_for_update(read=True)
         self._lock_update = sa.select(self.table.c.status).where(
             *live).with_for_update()
-        self._state = sa.select(*listing.columns(model)).where(
-            self.table.c.id == sa.bindparam("id"),
-            self.table.c.deleted_at.is_(None))
+        self._state = sa.select(*listing.columns(model)).where(*live)
 
     def not_found(self, row_id: str) -> Exception:
         return self._not_found(row_id)

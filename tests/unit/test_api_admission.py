@@ -27,7 +27,8 @@ class Backlog:
         self.horizons: list[float] = []
         self.error: Exception | None = None
 
-    def __call__(self, horizon: float) -> admission_module.Backlog:
+    def __call__(self, max_wait: float,
+                 horizon: float) -> admission_module.Backlog:
         self.reads += 1
         self.horizons.append(horizon)
         if self.error is not None:
@@ -99,7 +100,7 @@ def test_admission_keeps_what_it_admitted_while_the_count_ran():
     clock = Clock()
     gate = None
 
-    def count_while_others_are_admitted(horizon):
+    def count_while_others_are_admitted(max_wait, horizon):
         # Two creates get in while this read is still running.
         gate.admit()
         gate.admit()
